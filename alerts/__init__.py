@@ -1,0 +1,1 @@
+"""Alerts: the payload, the outbox and its dispatcher, one module per channel."""

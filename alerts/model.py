@@ -1,0 +1,74 @@
+"""The alert payload: the webhook body of DESIGN.md's contract, rendered by every channel."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+
+def new_alert_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def build_alert(article, match, facts: list[dict], story) -> dict[str, Any]:
+    """Everything a channel needs to render the alert, frozen at match time."""
+    return {
+        "id": None,                        # filled with the alert id by the outbox
+        "type": "wirewatch.alert",
+        "watch": match.watch,
+        "score": round(match.score, 3),
+        "article": {"url": article.url, "title": article.title, "published": article.published,
+                    "source": article.source},
+        "facts": [{k: f.get(k) for k in ("supplier", "recipient", "item", "quantity", "approx", "status",
+                                          "sentence")} for f in facts],
+        "evidence": match.evidence,
+        "story": {"id": story.id, "articles": story.articles},
+    }
+
+
+def operational_alert(source: str, event: str, message: str) -> dict[str, Any]:
+    return {"id": None, "type": "wirewatch.operational", "source": source, "event": event,
+            "message": message}
+
+
+def test_alert() -> dict[str, Any]:
+    return {"id": None, "type": "wirewatch.test",
+            "message": "Test alert from wirewatch: this channel is configured correctly."}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a channel's send returned: delivered, retry (after N s), or a permanent failure."""
+    status: str                    # delivered | retry | dead
+    reason: str = ""
+    retry_after: float | None = None
+
+    @classmethod
+    def delivered(cls) -> "Outcome":
+        return cls("delivered")
+
+    @classmethod
+    def retry(cls, reason: str, after: float | None = None) -> "Outcome":
+        return cls("retry", reason, after)
+
+    @classmethod
+    def dead(cls, reason: str) -> "Outcome":
+        return cls("dead", reason)
+
+
+FACT_ITEM_LABELS = {"troops": "troops", "artillery": "artillery", "shells": "shells/ammunition",
+                    "missiles": "missiles", "rocket launchers": "rocket launchers",
+                    "drones": "drones", "air defence": "air defence", "technology": "technology",
+                    "casualties": "casualties"}
+
+
+def fact_line(fact: dict) -> str:
+    """'North Korea → Russia: troops, ~11,000 (deployed)'."""
+    quantity = fact.get("quantity")
+    amount = ""
+    if quantity is not None:
+        amount = f", {'~' if fact.get('approx') else ''}{int(quantity):,}" if float(quantity).is_integer() \
+            else f", {quantity:g}"
+    item = FACT_ITEM_LABELS.get(fact.get("item"), fact.get("item"))
+    return f"{fact.get('supplier')} → {fact.get('recipient')}: {item}{amount} ({fact.get('status')})"

@@ -1,0 +1,140 @@
+"""The transactional outbox and its dispatcher.
+
+Rows are written in the same transaction as the match (crawler.ingest). The dispatcher claims due
+rows with a lease, sends them channel by channel in parallel threads (a slow channel never holds
+back another), and records delivered / retry with backoff / dead."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.channels import build_channel
+from alerts.model import Outcome, new_alert_id
+from crawler.config import Config
+from crawler.storage import Outbox, utcnow
+
+log = logging.getLogger("wirewatch.alerts")
+
+LEASE = dt.timedelta(minutes=5)          # a claimed row is due again if its sender died
+BACKOFF_BASE, BACKOFF_MAX = 5.0, 3600.0
+
+
+def enqueue(session: Session, payload: dict, channels: list[str], match_id: int | None = None,
+            kind: str = "alert") -> int:
+    """One row per channel, same alert id for all, inside the caller's transaction."""
+    alert_id = new_alert_id()
+    body = {**payload, "id": alert_id}
+    for channel in channels:
+        session.add(Outbox(alert_id=alert_id, channel=channel, kind=kind, match_id=match_id,
+                           payload=body, next_attempt_at=utcnow()))
+    return len(channels)
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; Retry-After wins when the peer gives one."""
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class Dispatcher:
+    def __init__(self, config: Config, sessions: sessionmaker[Session]):
+        self.config = config
+        self.sessions = sessions
+        self.channels = {name: build_channel(name, spec, config)
+                         for name, spec in config.named_channels()}
+        self._busy: dict[str, threading.Lock] = {name: threading.Lock() for name in self.channels}
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.channels)),
+                                        thread_name_prefix="channel")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        for channel in self.channels.values():
+            channel.close()
+
+    def dispatch_due(self, wait_seconds: float | None = None) -> None:
+        """Send what is due on every channel, each channel in its own thread."""
+        futures = [self._pool.submit(self._run_channel, name) for name in self.channels
+                   if not self._busy[name].locked()]
+        wait(futures, timeout=wait_seconds)
+
+    def drain(self, max_seconds: float) -> None:
+        """Deliver what is due now, and what falls due within `max_seconds` (a one-off crawl)."""
+        deadline = time.monotonic() + max_seconds
+        while True:
+            self.dispatch_due(wait_seconds=max(0.1, deadline - time.monotonic()))
+            remaining = deadline - time.monotonic()
+            next_due = self.next_due()
+            if next_due is None or remaining <= 0:
+                return
+            delay = (next_due - utcnow()).total_seconds()
+            if delay > remaining:
+                return
+            time.sleep(max(0.05, delay))
+
+    def next_due(self) -> dt.datetime | None:
+        with self.sessions() as session:
+            return session.scalar(select(func.min(Outbox.next_attempt_at)).where(
+                Outbox.status == "pending", Outbox.channel.in_(list(self.channels))))
+
+    def _run_channel(self, name: str) -> None:
+        lock = self._busy[name]
+        if not lock.acquire(blocking=False):
+            return
+        try:
+            channel = self.channels[name]
+            rows = self._claim(name, digest=getattr(channel, "digest", None))
+            if not rows:
+                return
+            if getattr(channel, "digest", None):
+                outcome = channel.send_digest([r.payload for r in rows])
+                for row in rows:
+                    self._record(row, outcome)
+                return
+            for row in rows:
+                self._record(row, channel.send(row.payload))
+        except Exception:                       # a channel bug must not kill the dispatcher
+            log.exception("channel %s: unexpected error while sending", name)
+        finally:
+            lock.release()
+
+    def _claim(self, name: str, digest: float | None) -> list[Outbox]:
+        now = utcnow()
+        with self.sessions.begin() as session:
+            query = select(Outbox).where(Outbox.channel == name, Outbox.status == "pending",
+                                         Outbox.next_attempt_at <= now).order_by(Outbox.id).limit(100)
+            rows = list(session.scalars(query))
+            if digest and rows and min(r.created_at for r in rows) > now - dt.timedelta(seconds=digest):
+                return []
+            for row in rows:
+                row.attempts += 1
+                row.next_attempt_at = now + LEASE
+            return rows
+
+    def _record(self, row: Outbox, outcome: Outcome) -> None:
+        now = utcnow()
+        values: dict = {"last_error": outcome.reason or None}
+        if outcome.status == "delivered":
+            values.update(status="delivered", delivered_at=now, last_error=None)
+            log.info("alert %s delivered to %s", row.alert_id, row.channel)
+        elif outcome.status == "dead" or now - row.created_at > dt.timedelta(
+                seconds=self.config.alerts.give_up_after):
+            reason = outcome.reason if outcome.status == "dead" else f"gave up: {outcome.reason}"
+            values.update(status="dead", last_error=reason)
+            log.error("alert %s to %s is dead: %s", row.alert_id, row.channel, reason)
+        else:
+            delay = backoff(row.attempts, outcome.retry_after)
+            values.update(next_attempt_at=now + dt.timedelta(seconds=delay))
+            log.warning("alert %s to %s failed (attempt %d), retry in %.0fs: %s",
+                        row.alert_id, row.channel, row.attempts, delay, outcome.reason)
+        with self.sessions.begin() as session:
+            session.execute(update(Outbox).where(Outbox.id == row.id).values(**values))

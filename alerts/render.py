@@ -1,0 +1,68 @@
+"""How an alert reads: one headline, source and time, watch and score, facts, evidence."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from alerts.model import fact_line
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def one_line(text: str | None, limit: int = 200) -> str:
+    """Header-safe: CR, LF and every other control character become a space."""
+    cleaned = _CONTROL.sub(" ", text or "").strip()
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def headline(payload: dict) -> str:
+    kind = payload.get("type")
+    if kind == "wirewatch.operational":
+        return one_line(f"[wirewatch operational] {payload['source']}: {payload['event']}")
+    if kind == "wirewatch.test":
+        return "[wirewatch] test alert"
+    return one_line(payload["article"]["title"] or payload["article"]["url"])
+
+
+def evidence_sentence(payload: dict) -> str | None:
+    evidence = payload.get("evidence") or []
+    return evidence[0].get("sentence") if evidence else None
+
+
+def text_body(payload: dict) -> str:
+    kind = payload.get("type")
+    if kind != "wirewatch.alert":
+        return f"{headline(payload)}\n\n{payload.get('message', '')}\n"
+    article = payload["article"]
+    lines = [headline(payload), article["url"], "",
+             f"Source: {article['source']}    Published: {article.get('published') or 'unknown'}",
+             f"Watch: {payload['watch']}    Score: {payload['score']:.2f}"]
+    if payload.get("facts"):
+        lines += ["", "Facts:"] + [f"  - {fact_line(f)}" for f in payload["facts"]]
+    sentence = evidence_sentence(payload)
+    if sentence:
+        lines += ["", "Evidence:", f'  "{sentence}"']
+    story = payload.get("story") or {}
+    if story.get("articles", 1) > 1:
+        lines += ["", f"Story #{story['id']}: {story['articles']} articles so far"]
+    lines += ["", f"Alert id: {payload['id']}"]
+    return "\n".join(lines) + "\n"
+
+
+def html_body(payload: dict) -> str:
+    e = html.escape
+    if payload.get("type") != "wirewatch.alert":
+        return f"<p><b>{e(headline(payload))}</b></p><p>{e(payload.get('message', ''))}</p>"
+    article = payload["article"]
+    parts = [f'<h2><a href="{e(article["url"], quote=True)}">{e(headline(payload))}</a></h2>',
+             f"<p>Source: <b>{e(article['source'])}</b> &middot; Published: "
+             f"{e(article.get('published') or 'unknown')}<br>"
+             f"Watch: <b>{e(payload['watch'])}</b> &middot; Score: {payload['score']:.2f}</p>"]
+    if payload.get("facts"):
+        parts.append("<ul>" + "".join(f"<li>{e(fact_line(f))}</li>" for f in payload["facts"]) + "</ul>")
+    sentence = evidence_sentence(payload)
+    if sentence:
+        parts.append(f"<blockquote>{e(sentence)}</blockquote>")
+    parts.append(f'<p style="color:#888">Alert id: {e(payload["id"])}</p>')
+    return "<html><body>" + "".join(parts) + "</body></html>"

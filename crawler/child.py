@@ -1,0 +1,46 @@
+"""The crawl child process: a fresh Twisted reactor per crawl, memory returned to the OS on exit."""
+
+from __future__ import annotations
+
+import logging
+
+from crawler import secrets
+from crawler.config import Config
+from crawler.logs import setup_logging
+
+log = logging.getLogger("wirewatch.crawl")
+
+
+def crawl_main(config: Config, names: list[str], run_id: int, secret_values: list[str],
+               log_level: str, log_format: str) -> None:
+    """Entry point of the child: crawl `names` with one spider each, all in one reactor."""
+    for value in secret_values:
+        secrets.register(value)
+    setup_logging(log_level, log_format)
+    from scrapy import signals
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler.context import CrawlContext
+    from crawler.matching import load_matcher
+    from crawler.scrapy_settings import build_settings
+    from crawler.storage import open_database
+    from spiders import SPIDERS
+
+    sessions = open_database(config.storage, config.base_dir)
+    ctx = CrawlContext(config, sessions, run_id, matcher=load_matcher(config))
+    process = CrawlerProcess(build_settings(config.network), install_root_handler=False)
+    for name in names:
+        source = config.source(name)
+        crawler = process.create_crawler(SPIDERS[source.type])
+        crawler.signals.connect(_closer(ctx, name), signal=signals.spider_closed)
+        process.crawl(crawler, source=source, ctx=ctx)
+    process.start()
+
+
+def _closer(ctx, name: str):
+    def closed(spider, reason: str) -> None:
+        ctx.finish_source(name, reason)
+        stats = ctx.stats[name]
+        log.info("%s: done: %d fetched, %d new, %d matches", name, stats.fetched, stats.new,
+                 stats.matches)
+    return closed

@@ -1,0 +1,74 @@
+"""What the spiders and the pipeline of one crawl share: the database, the counters, the matcher."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.config import Config
+from crawler.storage import FetchState, RunSource, is_known, utcnow
+
+log = logging.getLogger("wirewatch.crawl")
+
+
+@dataclass
+class SourceStats:
+    source: str
+    started: float = field(default_factory=time.monotonic)
+    fetched: int = 0
+    new: int = 0
+    known: int = 0
+    skipped: int = 0
+    failed: int = 0
+    matches: int = 0
+    errors: list[str] = field(default_factory=list)
+    source_failed: bool = False
+    validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    def fail_source(self, message: str) -> None:
+        self.source_failed = True
+        self.error(message)
+
+    def error(self, message: str) -> None:
+        if len(self.errors) < 20:
+            self.errors.append(message)
+        log.warning("%s: %s", self.source, message)
+
+
+class CrawlContext:
+    def __init__(self, config: Config, sessions: sessionmaker[Session], run_id: int, matcher=None):
+        self.config = config
+        self.sessions = sessions
+        self.run_id = run_id
+        self.matcher = matcher
+        self.channels = config.channel_names()
+        self.stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in config.sources}
+
+    def is_known(self, canonical: str) -> bool:
+        with self.sessions() as session:
+            return is_known(session, canonical)
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        with self.sessions() as session:
+            state = session.get(FetchState, url)
+            return (state.etag, state.last_modified) if state else (None, None)
+
+    def finish_source(self, name: str, reason: str) -> None:
+        """Record the source's counts; keep conditional-GET validators only if it went well."""
+        stats = self.stats[name]
+        if reason not in ("finished", "closespider_itemcount"):
+            stats.fail_source(f"crawl ended early: {reason}")
+        with self.sessions.begin() as session:
+            session.add(RunSource(
+                run_id=self.run_id, source=name, status="failed" if stats.source_failed else "ok",
+                fetched=stats.fetched, new=stats.new, known=stats.known, skipped=stats.skipped,
+                failed=stats.failed, matches=stats.matches, errors=stats.errors,
+                duration=round(time.monotonic() - stats.started, 3)))
+            if not stats.source_failed:
+                for url, (etag, last_modified) in stats.validators.items():
+                    state = session.get(FetchState, url) or FetchState(url=url, source=name)
+                    state.etag, state.last_modified, state.updated_at = etag, last_modified, utcnow()
+                    session.merge(state)

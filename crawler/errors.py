@@ -1,0 +1,29 @@
+"""The short exception hierarchy: each name says what went wrong, each message is one line."""
+
+
+class WirewatchError(Exception):
+    """Base class for errors shown to the user as one line."""
+
+
+class ConfigError(WirewatchError):
+    """The config file (or a watch / gazetteer file) is invalid. Exit code 2."""
+
+
+class QuerySyntaxError(ConfigError):
+    """A watch's boolean keyword query does not parse."""
+
+    def __init__(self, message: str, query: str, position: int):
+        super().__init__(f"{message} at position {position}: {query[:position]}>>>{query[position:]}")
+        self.position = position
+
+
+class SourceError(WirewatchError):
+    """A source could not be crawled (unreachable, refused, unusable document)."""
+
+
+class DeliveryError(WirewatchError):
+    """An alert channel could not deliver."""
+
+
+class LockedError(WirewatchError):
+    """Another daemon holds the database."""

@@ -1,0 +1,42 @@
+"""Clean article text and metadata from a downloaded page, with trafilatura."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import trafilatura
+
+MIN_TEXT_CHARS = 200
+_HTML_LANG = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)", re.I)
+
+
+class NotAnArticle(Exception):
+    """The page has no extractable article text; the message is the reason recorded."""
+
+
+@dataclass(frozen=True)
+class Extracted:
+    text: str
+    title: str | None
+    published: str | None
+    author: str | None
+    sitename: str | None
+    language: str | None
+
+
+def extract(html: bytes, url: str) -> Extracted:
+    try:
+        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
+                                          include_tables=False, deduplicate=False)
+    except (ValueError, TypeError, AttributeError) as exc:     # malformed markup deep in lxml
+        raise NotAnArticle(f"extraction failed: {exc}") from None
+    text = (doc.text or "").strip() if doc is not None else ""
+    if len(text) < MIN_TEXT_CHARS:
+        raise NotAnArticle(f"no article text ({len(text)} characters extracted)")
+    language = doc.language
+    if not language:
+        m = _HTML_LANG.search(html[:4096])
+        language = m.group(1).decode().lower() if m else None
+    return Extracted(text=text, title=doc.title, published=doc.date, author=doc.author,
+                     sitename=doc.sitename, language=language)

@@ -1,0 +1,34 @@
+"""Logging for people (text) and for log shippers (--log-format json); secrets always redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from crawler.secrets import RedactingFilter
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
+                 "logger": record.name, "message": record.getMessage()}
+        for key in ("source", "run_id", "counts"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("wirewatch").setLevel(level)
+    for noisy in ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "apscheduler", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)

@@ -1,0 +1,264 @@
+"""The event pattern: within a sentence (or adjacent sentences) a supplier, a transfer expression,
+a military item and a recipient, read the way news prose writes them.
+
+Roles come from English word order, not from fitted examples: the subject before an active
+transfer verb gives ("Pyongyang has supplied ..."), the subject of a receiving verb receives
+("Russia has used North Korean missiles"), a demonym on the item names its origin ("North Korean
+troops"), and a marker before a later mention names the recipient ("to Moscow", "for Russia",
+"in Kursk"). A missing role may be taken from the same or an adjacent sentence, at a lower score."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from crawler.matching.gazetteer import Gazetteer, Mention
+from crawler.matching.lexicon import Lexicon
+from crawler.matching.quantities import quantity_before
+
+_HEAD_NOUN = re.compile(
+    r"^\s+(?:government|military|army|armed forces|forces|regime|leader|leadership|authorities|officials|"
+    r"navy|air force|defen[cs]e ministry|ministry of defen[cs]e|ministry|state|side|troops|leaders|"
+    r"administration|president|dictator|ally)\b", re.I)
+_PREP_BEFORE = re.compile(r"(?:\b(?:to|for|from|with|against|by|of|in|on|at|between|into|toward|towards|"
+                          r"alongside|than|like|about|over|near|across|inside|within|through|via))\s+"
+                          r"(?:(?:the|its|a|an)\s+)?$", re.I)
+_CLAUSE_BREAK = re.compile(r";|:|\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|—|–|\(|\)", re.I)
+_ORIGIN_GAP = re.compile(r"^(?:['’]s)?[\s-]*(?:(?:made|produced|built|manufactured|supplied|provided|"
+                         r"designed|origin|[\w,.-]+)\s+){0,4}$", re.I)
+_ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which|who|has|have|had|is|"
+                           r"are|was|were|said|says|after|before|as|against)\b", re.I)
+_NEGATION = re.compile(r"\b(?:not|never|no evidence|denied|denies|deny|denying|rejected|dismissed|"
+                       r"refuted|false|no sign|unfounded)\b", re.I)
+_PASSIVE_FORM = re.compile(r"(?:ed|en|sent|sold|given|lent|fed|fought)$", re.I)
+_TRUE_RECEIVE = {"receive", "obtain", "acquire", "buy", "purchase", "import", "get", "procure",
+                 "take delivery of", "source"}
+_SUPPLIER_AFTER_VERB = {"turn to", "rely on", "depend on"}
+_WITH_VERBS = {"share", "help", "assist", "supply", "provide", "arm", "equip", "furnish", "aid",
+               "support", "boost", "bolster", "reinforce", "resupply", "replenish"}
+
+
+@dataclass
+class Anchor:
+    start: int
+    end: int
+    kind: str           # give | receive | fight | nominal
+    lemma: str
+    text: str
+
+
+@dataclass
+class Event:
+    sentence: int
+    supplier: str
+    recipient: str
+    item: str
+    quantity: float | None
+    approx: bool
+    status: str
+    score: float
+    rule: str
+    spans: dict = field(default_factory=dict)
+
+
+@dataclass
+class Analysis:
+    """What one item in one sentence resolved to, complete or not (for --explain)."""
+    sentence: int
+    item: tuple[int, int, str]
+    anchor: Anchor | None
+    supplier: Mention | None = None
+    recipient: Mention | None = None
+    origin: Mention | None = None
+    rule: str = ""
+    base: float = 1.0
+    may_borrow_recipient: bool = True
+    may_borrow_supplier: bool = False
+
+
+def _tokens(text: str) -> int:
+    return len(re.findall(r"\w+", text))
+
+
+class EventReader:
+    def __init__(self, gazetteer: Gazetteer, lexicon: Lexicon):
+        self.gaz = gazetteer
+        self.lex = lexicon
+
+    # ---- one sentence -------------------------------------------------------------------------
+    def analyse(self, index: int, sent: str) -> tuple[list[Mention], list[Analysis]]:
+        mentions = self.gaz.mentions(sent)
+        items = [(m.start(), m.end(), self.lex.item_of(m.group())) for m in self.lex.items.finditer(sent)]
+        items = [i for i in items if not any(m.start <= i[0] and i[1] <= m.end for m in mentions)]
+        anchors = [Anchor(m.start(), m.end(), *self.lex.verb_info(m.group()), m.group())
+                   for m in self.lex.verbs.finditer(sent)]
+        anchors += [Anchor(m.start(), m.end(), "nominal", m.group().lower(), m.group())
+                    for m in self.lex.nominals.finditer(sent)]
+        anchors = [a for a in anchors if not any(i[0] <= a.start < i[1] for i in items)
+                   and not any(m.start <= a.start < m.end for m in mentions)]
+        return mentions, [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
+
+    def _analyse_item(self, index: int, sent: str, item, anchors: list[Anchor],
+                      mentions: list[Mention]) -> Analysis:
+        origin = self._origin(sent, item, mentions)
+        before = [a for a in anchors if a.end <= item[0] and _tokens(sent[a.end:item[0]]) <= 12
+                  and not _CLAUSE_BREAK.search(sent[a.end:item[0]])]
+        after = [a for a in anchors if a.start >= item[1] and a.kind != "nominal"
+                 and _tokens(sent[item[1]:a.start]) <= 5 and not _CLAUSE_BREAK.search(sent[item[1]:a.start])]
+        if before:
+            tries = [self._active(index, sent, item, anchor, mentions, origin)
+                     for anchor in sorted(before, key=lambda a: -a.end)[:3]]
+            result = next((r for r in tries if r.supplier is not None and r.recipient is not None),
+                          next((r for r in tries if r.supplier is not None), tries[0]))
+        elif after:
+            anchor = min(after, key=lambda a: a.start)
+            result = self._after_item(index, sent, item, anchor, mentions, origin)
+        else:
+            result = Analysis(index, item, None, origin=origin, rule="item without verb", base=0.75)
+            result.supplier = origin
+            result.recipient = self._marked_recipient(sent, item[1], mentions, "nominal", "", max_gap=4)
+            result.may_borrow_recipient = False
+        if result.supplier is None and origin is not None and result.anchor is not None \
+                and result.anchor.kind != "receive":
+            result.supplier = origin
+        return result
+
+    def _active(self, index, sent, item, anchor: Anchor, mentions, origin) -> Analysis:
+        result = Analysis(index, item, anchor, origin=origin)
+        if anchor.kind == "receive":
+            result.rule = "receiver uses or obtains the item"
+            result.recipient = self._subject(sent, anchor, mentions)
+            result.supplier = origin or self._marked(sent, item[1], mentions, self.lex.from_markers)
+            if anchor.lemma in _SUPPLIER_AFTER_VERB:
+                result.supplier = result.supplier or self._object(sent, anchor, mentions)
+            result.may_borrow_recipient = False
+            result.may_borrow_supplier = anchor.lemma in _TRUE_RECEIVE
+            result.base = 0.9
+            return result
+        if anchor.kind == "fight":
+            result.rule = "troops in combat"
+            result.supplier = origin
+            result.recipient = self._marked_recipient(sent, item[1], mentions, "fight", anchor.lemma)
+            result.base = 0.85
+            return result
+        subject = self._possessor(sent, anchor, mentions) if anchor.kind == "nominal" \
+            else self._subject(sent, anchor, mentions)
+        result.rule = "transfer noun" if anchor.kind == "nominal" else "supplier transfers item to recipient"
+        result.supplier = origin or subject
+        if anchor.kind == "nominal" and result.supplier is None:
+            result.supplier = self._marked(sent, anchor.end, mentions, self.lex.from_markers, limit=item[1] + 40)
+        indirect = self._object(sent, anchor, mentions) if anchor.kind != "nominal" else None
+        result.recipient = indirect or self._marked_recipient(sent, item[1], mentions, anchor.kind, anchor.lemma)
+        if result.recipient is None and origin is not None and subject is not None \
+                and subject.entity != origin.entity and anchor.kind != "nominal":
+            result.recipient = subject          # "Russia has deployed North Korean troops"
+        if anchor.kind == "nominal":
+            result.base = 0.9
+        return result
+
+    def _after_item(self, index, sent, item, anchor: Anchor, mentions, origin) -> Analysis:
+        result = Analysis(index, item, anchor, origin=origin, base=0.9)
+        passive = bool(_PASSIVE_FORM.search(anchor.text)) and anchor.text.lower() != anchor.lemma
+        if anchor.kind == "receive":
+            result.rule = "item used by receiver"
+            by = self._marked(sent, anchor.end, mentions, re.compile(r"\bby\s+(?:the\s+)?$", re.I))
+            result.recipient = by if passive else None
+            result.supplier = origin
+            result.may_borrow_recipient = False
+            return result
+        if anchor.kind == "fight":
+            result.rule = "troops in combat"
+            result.supplier = origin or self._subject(sent, Anchor(item[0], item[1], "", "", ""), mentions)
+            result.recipient = self._marked_recipient(sent, anchor.end, mentions, "fight", anchor.lemma)
+            result.base = 0.85
+            return result
+        result.rule = "item transferred to recipient"
+        by = self._marked(sent, anchor.end, mentions, re.compile(r"\bby\s+(?:the\s+)?$", re.I)) if passive else None
+        result.supplier = by or origin
+        direct = None if passive else self._object(sent, anchor, mentions)
+        result.recipient = direct or self._marked_recipient(sent, anchor.end, mentions, anchor.kind, anchor.lemma)
+        return result
+
+    # ---- roles ---------------------------------------------------------------------------------
+    def _origin(self, sent: str, item, mentions: list[Mention]) -> Mention | None:
+        """'North Korean troops', "Pyongyang's shells", 'KN-23 missiles from North Korea'."""
+        for m in reversed(mentions):
+            if m.end <= item[0] or (m.start < item[0] < m.end):
+                gap = sent[m.end:item[0]] if m.end <= item[0] else ""
+                if m.kind == "location" or _ORIGIN_BLOCK.search(gap) or not _ORIGIN_GAP.match(gap):
+                    break
+                if m.kind == "demonym" or m.possessive or m.start < item[0] < m.end:
+                    return m
+                break
+        follow = re.match(r"^\s+(?:from|of)\s+(?:the\s+)?$", "")
+        for m in mentions:
+            if m.start >= item[1]:
+                follow = re.fullmatch(r"\s+(?:from|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
+                                      sent[item[1]:m.start], re.I)
+                return m if follow and m.kind != "location" else None
+        return None
+
+    def _subject(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> Mention | None:
+        for m in reversed([m for m in mentions if m.end <= anchor.start]):
+            gap = sent[m.end:anchor.start]
+            if _CLAUSE_BREAK.search(gap) and not re.fullmatch(r"\s*,[^,]*,\s*", gap) or _tokens(gap) > 12:
+                return None
+            if _PREP_BEFORE.search(sent[:m.start]):
+                continue
+            if m.possessive and not _HEAD_NOUN.match(sent[m.end:]):
+                continue
+            if m.kind == "demonym" and not (m.text.lower().endswith("ns") or _HEAD_NOUN.match(sent[m.end:])):
+                continue
+            return m
+        return None
+
+    def _possessor(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> Mention | None:
+        """'North Korea's deployment', 'the North Korean deployment', 'Pyongyang's supply'."""
+        for m in mentions:
+            if m.end <= anchor.start and re.fullmatch(r"(?:\s+(?:military|arms|weapons|troop|continued|"
+                                                      r"large-scale|massive|latest|new|reported))*\s*",
+                                                      sent[m.end:anchor.start], re.I):
+                if m.possessive or m.kind == "demonym":
+                    return m
+        return self._marked(sent, anchor.end, mentions, re.compile(r"\bby\s+(?:the\s+)?$", re.I),
+                            limit=anchor.end + 40)
+
+    def _object(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> Mention | None:
+        """'supplied Russia with shells', 'sent Moscow 1 million shells', 'reinforce Russian forces'."""
+        for m in mentions:
+            if m.start >= anchor.end:
+                gap = sent[anchor.end:m.start]
+                if re.fullmatch(r"\s+(?:(?:the|its|a|an|their)\s+)?", gap):
+                    return m
+                return None
+        return None
+
+    def _marked(self, sent: str, start: int, mentions: list[Mention], marker: re.Pattern,
+                limit: int | None = None) -> Mention | None:
+        for m in mentions:
+            if m.start >= start and (limit is None or m.start <= limit):
+                gap = sent[start:m.start]
+                if _CLAUSE_BREAK.search(gap) or _tokens(gap) > 10:
+                    return None
+                if marker.search(" " + gap):
+                    return m
+        return None
+
+    def _marked_recipient(self, sent: str, start: int, mentions: list[Mention], kind: str,
+                          lemma: str, max_gap: int = 10) -> Mention | None:
+        for m in mentions:
+            if m.start < start:
+                continue
+            gap = " " + sent[start:m.start]
+            if _CLAUSE_BREAK.search(gap) or _tokens(gap) > max_gap or re.search(r"\bagainst\s+(?:the\s+)?$", gap):
+                return None
+            if re.search(r"\bin\s+(?:the\s+|its\s+)?$", gap):
+                if m.kind == "location" or (m.possessive and m.kind == "name") or \
+                        (kind != "fight" and m.kind == "name"):
+                    return m
+                continue
+            if re.search(r"\bwith\s+(?:the\s+)?$", gap) and kind != "fight" and lemma not in _WITH_VERBS:
+                continue
+            if self.lex.to_markers.search(gap):
+                return m
+        return None

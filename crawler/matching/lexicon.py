@@ -1,0 +1,87 @@
+"""The event lexicon (config/lexicon.yaml) compiled to patterns: transfer verbs with their
+inflections, nominal transfers, item classes, recipient markers and status cues."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from config import CONFIG_DIR
+from crawler.errors import ConfigError
+
+_DOUBLE = {"ship", "equip", "transfer", "commit", "plan", "get", "station"}
+
+
+def inflect(lemma: str) -> set[str]:
+    """send → send, sends, sending, sended (harmless); supply → supplies, supplied, supplying."""
+    head, _, rest = lemma.partition(" ")
+    tail = f" {rest}" if rest else ""
+    forms = {head}
+    if head.endswith("e"):
+        forms |= {head + "s", head + "d", head[:-1] + "ing"}
+    elif re.search(r"[^aeiou]y$", head):
+        forms |= {head[:-1] + "ies", head[:-1] + "ied", head + "ing"}
+    elif re.search(r"(s|sh|ch|x)$", head):
+        forms |= {head + "es", head + "ed", head + "ing"}
+    else:
+        double = head + head[-1] if head in _DOUBLE and head != "station" else head
+        forms |= {head + "s", double + "ed", double + "ing"}
+    return {f + tail for f in forms}
+
+
+def _alternation(phrases: list[str]) -> str:
+    ordered = sorted({p for p in phrases if p}, key=len, reverse=True)
+    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
+
+
+def _bounded(phrases: list[str]) -> re.Pattern:
+    return re.compile(rf"(?<![\w-])(?:{_alternation(phrases)})(?![\w-])", re.I)
+
+
+@dataclass
+class Lexicon:
+    verb_class: dict[str, str]          # inflected form → give | receive | fight
+    verb_lemma: dict[str, str]
+    verbs: re.Pattern
+    nominals: re.Pattern
+    item_class: dict[str, str]          # lowercased phrase → class
+    items: re.Pattern
+    to_markers: re.Pattern              # a recipient marker ending right before a mention
+    from_markers: re.Pattern
+    status: dict[str, re.Pattern]
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Lexicon":
+        path = Path(path) if path else CONFIG_DIR / "lexicon.yaml"
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            return cls.build(data)
+        except (OSError, KeyError, TypeError, yaml.YAMLError, re.error) as exc:
+            raise ConfigError(f"lexicon {path}: {exc}") from None
+
+    @classmethod
+    def build(cls, data: dict) -> "Lexicon":
+        verb_class, verb_lemma = {}, {}
+        for klass, lemmas in data["verbs"].items():
+            for lemma in lemmas:
+                for form in inflect(lemma) | set(data.get("irregular", {}).get(lemma, [])):
+                    verb_class[form.lower()] = klass
+                    verb_lemma[form.lower()] = lemma
+        item_class = {p.lower(): k for k, phrases in data["items"].items() for p in phrases}
+        marker = lambda words: re.compile(  # noqa: E731 - a marker must END the gap text
+            rf"(?:^|\s)(?:{_alternation(words)})\s+(?:(?:the|its|a|an|their|his|her)\s+)?$", re.I)
+        return cls(
+            verb_class=verb_class, verb_lemma=verb_lemma, verbs=_bounded(list(verb_class)),
+            nominals=_bounded(data["nominal"]), item_class=item_class, items=_bounded(list(item_class)),
+            to_markers=marker(data["to_recipient"]), from_markers=marker(data["from_supplier"]),
+            status={k: _bounded(v) for k, v in data["status"].items()})
+
+    def verb_info(self, form: str) -> tuple[str, str]:
+        key = " ".join(form.lower().split())
+        return self.verb_class[key], self.verb_lemma[key]
+
+    def item_of(self, phrase: str) -> str:
+        return self.item_class[" ".join(phrase.lower().split())]

@@ -1,0 +1,111 @@
+"""A crawl as the parent sees it: a run record, a child process with a wall-clock timeout,
+a per-source report, and the health bookkeeping of each source."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler import secrets
+from crawler.child import crawl_main
+from crawler.config import Config
+from crawler.storage import Run, RunSource, utcnow
+
+log = logging.getLogger("wirewatch.crawl")
+
+
+@dataclass
+class SourceReport:
+    name: str
+    status: str
+    fetched: int = 0
+    new: int = 0
+    known: int = 0
+    skipped: int = 0
+    failed: int = 0
+    matches: int = 0
+    errors: list[str] = field(default_factory=list)
+    duration: float = 0.0
+
+    def line(self) -> str:
+        text = (f"{self.name}: {self.status.upper()} fetched={self.fetched} new={self.new} "
+                f"known={self.known} skipped={self.skipped} failed={self.failed} "
+                f"matches={self.matches} ({self.duration:.1f}s)")
+        return text + (f" - {self.errors[0]}" if self.errors else "")
+
+
+@dataclass
+class CrawlReport:
+    run_id: int
+    sources: list[SourceReport]
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status == "ok" for s in self.sources)
+
+
+def run_crawl(config: Config, sessions: sessionmaker[Session], names: list[str] | None = None,
+              trigger: str = "crawl", timeout: float | None = None, log_level: str = "INFO",
+              log_format: str = "text") -> CrawlReport:
+    names = names or [s.name for s in config.sources]
+    for name in names:
+        config.source(name)                       # unknown names are a usage error before we start
+    timeout = timeout or config.network.crawl_timeout
+    with sessions.begin() as session:
+        run = Run(trigger=trigger)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    started = time.monotonic()
+    error = _run_child(config, names, run_id, timeout, log_level, log_format)
+    report = _collect(sessions, run_id, names, error, time.monotonic() - started)
+    from crawler.health import record_health
+    record_health(config, sessions, report)
+    return report
+
+
+def _run_child(config: Config, names: list[str], run_id: int, timeout: float, log_level: str,
+               log_format: str) -> str | None:
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=crawl_main, name=f"wirewatch-crawl-{run_id}", args=(
+        config, names, run_id, secrets.registered(), log_level, log_format))
+    child.start()
+    child.join(timeout)
+    if child.is_alive():
+        log.error("crawl %d exceeded its %.0fs timeout; stopping it", run_id, timeout)
+        child.terminate()
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        return f"crawl timed out after {timeout:.0f}s"
+    if child.exitcode != 0:
+        return f"crawl process exited with code {child.exitcode}"
+    return None
+
+
+def _collect(sessions: sessionmaker[Session], run_id: int, names: list[str], error: str | None,
+             duration: float) -> CrawlReport:
+    with sessions.begin() as session:
+        rows = {r.source: r for r in session.scalars(select(RunSource).where(RunSource.run_id == run_id))}
+        reports = []
+        for name in names:
+            row = rows.get(name)
+            if row is None:
+                row = RunSource(run_id=run_id, source=name, status="failed",
+                                errors=[error or "the crawl ended before this source finished"])
+                session.add(row)
+            reports.append(SourceReport(name, row.status, row.fetched, row.new, row.known,
+                                        row.skipped, row.failed, row.matches, list(row.errors or []),
+                                        row.duration or 0.0))
+        run = session.get(Run, run_id)
+        run.finished_at, run.duration = utcnow(), round(duration, 3)
+        run.status = "ok" if all(r.status == "ok" for r in reports) else "failed"
+        run.error = error
+    return CrawlReport(run_id, reports, duration)

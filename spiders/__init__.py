@@ -1,0 +1,9 @@
+"""Generic spiders, one per kind of source; each is driven by a config `Source`, not a site."""
+
+from spiders.feed import FeedSpider
+from spiders.listing import ListingSpider
+from spiders.sitemap import SitemapSpider
+
+SPIDERS = {"feed": FeedSpider, "sitemap": SitemapSpider, "listing": ListingSpider}
+
+__all__ = ["SPIDERS", "FeedSpider", "ListingSpider", "SitemapSpider"]

@@ -1,0 +1,111 @@
+"""What every source kind shares: the entry request, article requests, failures and counters."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawler.config import Source
+from crawler.context import CrawlContext
+from crawler.urls import canonical_url, is_http_url
+
+
+def describe_failure(failure: Failure) -> str:
+    """One line for the log: what went wrong with which URL."""
+    request = getattr(failure, "request", None)
+    url = request.url if request is not None else "?"
+    value = failure.value
+    response = getattr(value, "response", None)
+    if response is not None:
+        return f"HTTP {response.status} for {url}"
+    name = type(value).__name__
+    text = str(value).strip() or name
+    if "TimeoutError" in name or "timeout" in text.lower():
+        return f"timed out fetching {url}: {text}"
+    if name == "IgnoreRequest" and text.startswith("refused"):
+        return text
+    return f"{name} for {url}: {text}"
+
+
+class SourceSpider(scrapy.Spider):
+    """One source entry of the config, crawled once."""
+
+    kind = "source"
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(self, source: Source, ctx: CrawlContext, **kwargs: Any):
+        super().__init__(name=source.name, **kwargs)
+        self.source = source
+        self.ctx = ctx
+        self.stats = ctx.stats[source.name]
+        self.follow = re.compile(source.follow) if source.follow else None
+        self._queued = 0
+
+    async def start(self) -> Any:
+        for request in self.entry_requests():
+            yield request
+
+    def entry_requests(self) -> Iterator[scrapy.Request]:
+        yield self.document_request(self.source.url, self.parse)
+
+    def document_request(self, url: str, callback, **meta: Any) -> scrapy.Request:
+        """A feed, sitemap or listing page: conditional GET, failures count against the source."""
+        return scrapy.Request(url, callback=callback, errback=self.on_document_error,
+                              meta={"conditional": True, "handle_httpstatus_list": [304], **meta},
+                              dont_filter=True, priority=10)
+
+    def on_document_error(self, failure: Failure) -> None:
+        self.stats.fail_source(describe_failure(failure))
+
+    def not_modified(self, response: Response) -> bool:
+        if response.status == 304:
+            self.logger.info("%s: %s not modified", self.source.name, response.url)
+            return True
+        self.stats.validators[response.url] = (
+            _header(response, b"ETag"), _header(response, b"Last-Modified"))
+        return False
+
+    def article_request(self, url: str, **hints: Any) -> scrapy.Request | None:
+        """A request for an article page, unless it is stored already (then nothing is downloaded)."""
+        if not url or not is_http_url(url):
+            return None
+        if self.follow is not None and self.kind != "listing" and not self.follow.search(url):
+            return None
+        canonical = canonical_url(url)
+        if self.ctx.is_known(canonical):
+            self.stats.known += 1
+            return None
+        if self._queued >= self.source.max_articles:
+            return None
+        self._queued += 1
+        return scrapy.Request(url, callback=self.parse_article, errback=self.on_article_error,
+                              meta={"hints": hints, "canonical": canonical})
+
+    def parse_article(self, response: Response) -> Iterator[dict]:
+        self.stats.fetched += 1
+        if not hasattr(response, "text"):
+            self.stats.skipped += 1
+            self.stats.error(f"not an HTML page: {response.url}")
+            return
+        link = response.css('link[rel="canonical"]::attr(href)').get()
+        yield {
+            "source": self.source.name,
+            "url": response.url,
+            "canonical": canonical_url(response.urljoin(link)) if link else response.meta["canonical"],
+            "requested": response.meta["canonical"],
+            "html": response.body,
+            "hints": response.meta.get("hints", {}),
+        }
+
+    def on_article_error(self, failure: Failure) -> None:
+        self.stats.failed += 1
+        self.stats.error(describe_failure(failure))
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

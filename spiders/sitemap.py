@@ -1,0 +1,97 @@
+"""Sitemaps: indexes (nested, depth-capped), urlsets, Google News sitemaps, gzip, robots.txt discovery."""
+
+from __future__ import annotations
+
+from typing import Iterator
+from urllib.parse import urlsplit
+
+import scrapy
+from lxml import etree
+from scrapy.http import Response
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import sitemap_urls_from_robots
+
+from spiders.base import SourceSpider
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
+
+
+class SitemapSpider(SourceSpider):
+    kind = "sitemap"
+
+    def entry_requests(self) -> Iterator[scrapy.Request]:
+        parts = urlsplit(self.source.url)
+        if parts.path in ("", "/") and not parts.query:
+            robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
+            yield scrapy.Request(robots, callback=self.parse_robots, errback=self.on_document_error,
+                                 dont_filter=True, meta={"dont_obey_robotstxt": True})
+        else:
+            yield self.document_request(self.source.url, self.parse, depth=0)
+
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        urls = list(sitemap_urls_from_robots(response.text, base_url=response.url)) \
+            if response.status == 200 else []
+        if not urls:
+            urls = [response.urljoin("/sitemap.xml")]
+        for url in urls:
+            yield self.document_request(url, self.parse, depth=0)
+
+    def parse(self, response: Response) -> Iterator[scrapy.Request]:
+        if self.not_modified(response):
+            return
+        root = self._root(response)
+        if root is None:
+            return
+        tag = etree.QName(root).localname
+        depth = response.meta.get("depth", 0)
+        if tag == "sitemapindex":
+            if depth >= self.source.max_depth:
+                self.stats.error(f"sitemap index {response.url} nested deeper than "
+                                 f"max_depth={self.source.max_depth}; not followed")
+                return
+            for loc in root.iterfind("{*}sitemap/{*}loc"):
+                if loc.text:
+                    yield self.document_request(response.urljoin(loc.text.strip()), self.parse,
+                                                depth=depth + 1)
+        elif tag == "urlset":
+            yield from self._urls(root, response)
+        else:
+            self.stats.fail_source(f"not a sitemap {response.url}: root element <{tag}>")
+
+    def _root(self, response: Response):
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+            except (OSError, EOFError) as exc:
+                self.stats.fail_source(f"broken gzip sitemap {response.url}: {exc}")
+                return None
+            except ValueError as exc:      # _DecompressionMaxSizeExceeded
+                self.stats.fail_source(f"sitemap {response.url} too large when decompressed: {exc}")
+                return None
+        try:
+            root = etree.fromstring(body, parser=_PARSER)
+        except etree.XMLSyntaxError as exc:
+            root, error = None, exc
+        else:
+            error = "empty document"
+        if root is None:
+            self.stats.fail_source(f"unusable sitemap {response.url}: {error}")
+        return root
+
+    def _urls(self, root, response: Response) -> Iterator[scrapy.Request]:
+        for url in root.iterfind("{*}url"):
+            loc = url.findtext("{*}loc")
+            if not loc:
+                continue
+            request = self.article_request(
+                response.urljoin(loc.strip()),
+                title=_text(url, "{*}news/{*}title"),
+                published=_text(url, "{*}news/{*}publication_date") or _text(url, "{*}lastmod"))
+            if request is not None:
+                yield request
+
+
+def _text(element, path: str) -> str | None:
+    value = element.findtext(path)
+    return value.strip() if value and value.strip() else None
