@@ -57,10 +57,8 @@ class Outcome:
         return cls("dead", reason)
 
 
-FACT_ITEM_LABELS = {"troops": "troops", "artillery": "artillery", "shells": "shells/ammunition",
-                    "missiles": "missiles", "rocket launchers": "rocket launchers",
-                    "drones": "drones", "air defence": "air defence", "technology": "technology",
-                    "casualties": "casualties"}
+FACT_ITEM_LABELS = {"shells": "shells/ammunition", "rocket_launchers": "rocket launchers",
+                    "air_defence": "air defence", "weapons": "weapons/military aid"}
 
 
 def fact_line(fact: dict) -> str:
@@ -71,4 +69,6 @@ def fact_line(fact: dict) -> str:
         amount = f", {'~' if fact.get('approx') else ''}{int(quantity):,}" if float(quantity).is_integer() \
             else f", {quantity:g}"
     item = FACT_ITEM_LABELS.get(fact.get("item"), fact.get("item"))
+    if fact.get("detail"):
+        item = f"{item} ({fact['detail']})"
     return f"{fact.get('supplier')} → {fact.get('recipient')}: {item}{amount} ({fact.get('status')})"

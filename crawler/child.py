@@ -28,11 +28,12 @@ def crawl_main(config: Config, names: list[str], run_id: int, secret_values: lis
 
     sessions = open_database(config.storage, config.base_dir)
     ctx = CrawlContext(config, sessions, run_id, matcher=load_matcher(config))
-    process = CrawlerProcess(build_settings(config.network), install_root_handler=False)
+    process = CrawlerProcess(build_settings(config.network))
+    setup_logging(log_level, log_format)        # Scrapy adjusts logging when it starts; ours wins
     for name in names:
         source = config.source(name)
         crawler = process.create_crawler(SPIDERS[source.type])
-        crawler.signals.connect(_closer(ctx, name), signal=signals.spider_closed)
+        crawler.signals.connect(_closer(ctx, name), signal=signals.spider_closed, weak=False)
         process.crawl(crawler, source=source, ctx=ctx)
     process.start()
 

@@ -46,6 +46,15 @@ class CrawlContext:
         self.matcher = matcher
         self.channels = config.channel_names()
         self.stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in config.sources}
+        self._claimed: set[str] = set()
+
+    def claim(self, canonical: str) -> bool:
+        """True for the first source of this crawl that asks for an article; two sources listing
+        the same article (a feed and a sitemap) download it once."""
+        if canonical in self._claimed:
+            return False
+        self._claimed.add(canonical)
+        return True
 
     def is_known(self, canonical: str) -> bool:
         with self.sessions() as session:

@@ -46,7 +46,7 @@ def ingest(sessions: sessionmaker[Session], item: dict, extracted: Extracted, ma
         if is_known(session, item["canonical"]):
             return IngestResult(new=False)
         article = Article(
-            canonical_url=item["canonical"], url=item["url"], source=item["source"], title=title,
+            canonical_url=item["canonical"], url=item["canonical"], source=item["source"], title=title,
             text=extracted.text, published=extracted.published or hints.get("published"),
             author=extracted.author, sitename=extracted.sitename, language=extracted.language,
             content_hash=content_hash(extracted.text))

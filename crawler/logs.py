@@ -19,8 +19,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def _quiet_frameworks(record: logging.LogRecord) -> bool:
+    """Scrapy resets its loggers' levels when a crawl starts; only its errors reach our log."""
+    return record.levelno >= logging.ERROR or not record.name.startswith(("scrapy", "twisted", "py.warnings"))
+
+
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_quiet_frameworks)
     handler.addFilter(RedactingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

@@ -32,8 +32,9 @@ DEFAULTS = {
     "COOKIES_ENABLED": False,
     "HTTPCACHE_ENABLED": False,
     "TELNETCONSOLE_ENABLED": False,
-    "LOG_LEVEL": "WARNING",
+    "LOG_LEVEL": "ERROR",
     "LOG_ENABLED": False,                       # we configure logging ourselves
+    "LOG_INSTALL_ROOT_HANDLER": False,
     "STATS_DUMP": False,
     "ITEM_PIPELINES": {"crawler.pipeline.ArticlePipeline": 300},
     # Address guard before everything, so every request and redirect hop is checked.
@@ -42,7 +43,10 @@ DEFAULTS = {
         "crawler.middlewares.ConditionalGetMiddleware": 560,
     },
     "SPIDER_MIDDLEWARES": {},
-    "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+    "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None,
+                   "scrapy.extensions.remote_control.RemoteControl": None,
+                   "scrapy.extensions.logstats.LogStats": None,
+                   "scrapy.extensions.memusage.MemoryUsage": None},
 }
 
 

@@ -76,7 +76,7 @@ class SourceSpider(scrapy.Spider):
         if self.follow is not None and self.kind != "listing" and not self.follow.search(url):
             return None
         canonical = canonical_url(url)
-        if self.ctx.is_known(canonical):
+        if self.ctx.is_known(canonical) or not self.ctx.claim(canonical):
             self.stats.known += 1
             return None
         if self._queued >= self.source.max_articles:

@@ -29,7 +29,7 @@ class SitemapSpider(SourceSpider):
             yield self.document_request(self.source.url, self.parse, depth=0)
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
-        urls = list(sitemap_urls_from_robots(response.text, base_url=response.url)) \
+        urls = list(sitemap_urls_from_robots(response.body, base_url=response.url)) \
             if response.status == 200 else []
         if not urls:
             urls = [response.urljoin("/sitemap.xml")]
