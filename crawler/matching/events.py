@@ -19,7 +19,7 @@ from crawler.matching.quantities import quantity_before
 _HEAD_NOUN = re.compile(
     r"^\s+(?:government|military|army|armed forces|forces|regime|leader|leadership|authorities|officials|"
     r"navy|air force|defen[cs]e ministry|ministry of defen[cs]e|ministry|state|side|troops|leaders|"
-    r"administration|president|dictator|ally)\b", re.I)
+    r"administration|president|dictator|ally|units|commanders|soldiers|officials)\b", re.I)
 _PREP_BEFORE = re.compile(r"(?:\b(?:to|for|from|with|against|by|of|in|on|at|between|into|toward|towards|"
                           r"alongside|than|like|about|over|near|across|inside|within|through|via))\s+"
                           r"(?:(?:the|its|a|an)\s+)?$", re.I)
@@ -95,7 +95,8 @@ class EventReader:
         anchors += [Anchor(m.start(), m.end(), "nominal", m.group().lower(), m.group())
                     for m in self.lex.nominals.finditer(sent)]
         anchors = [a for a in anchors if not any(i[0] <= a.start < i[1] for i in items)
-                   and not any(m.start <= a.start < m.end for m in mentions)]
+                   and not any(m.start <= a.start < m.end for m in mentions)
+                   and not (a.kind != "nominal" and self._noun_position(sent, a, mentions))]
         return mentions, [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
 
     def _analyse_item(self, index: int, sent: str, item, anchors: list[Anchor],
@@ -104,7 +105,7 @@ class EventReader:
         before = [a for a in anchors if a.end <= item[0] and _tokens(sent[a.end:item[0]]) <= 12
                   and not _CLAUSE_BREAK.search(sent[a.end:item[0]])]
         after = [a for a in anchors if a.start >= item[1] and a.kind != "nominal"
-                 and _tokens(sent[item[1]:a.start]) <= 5 and not _CLAUSE_BREAK.search(sent[item[1]:a.start])]
+                 and _tokens(sent[item[1]:a.start]) <= 8 and not _CLAUSE_BREAK.search(sent[item[1]:a.start])]
         if before:
             tries = [self._active(index, sent, item, anchor, mentions, origin)
                      for anchor in sorted(before, key=lambda a: -a.end)[:3]]
@@ -121,6 +122,12 @@ class EventReader:
         if result.supplier is None and origin is not None and result.anchor is not None \
                 and result.anchor.kind != "receive":
             result.supplier = origin
+        if result.supplier is None and (result.anchor is None or result.anchor.kind != "receive"):
+            source = self._marked(sent, item[1], mentions, re.compile(r"\bfrom\s+(?:the\s+)?$", re.I))
+            if source is not None:             # "ammunition shipments from the DPRK to Russia"
+                result.supplier = source
+                result.recipient = result.recipient or self._marked_recipient(
+                    sent, source.end, mentions, "give", "", max_gap=3)
         return result
 
     def _active(self, index, sent, item, anchor: Anchor, mentions, origin) -> Analysis:
@@ -136,7 +143,12 @@ class EventReader:
             result.base = 0.9
             return result
         if anchor.kind == "fight":
-            result.rule = "troops in combat"
+            if re.search(r"\b(?:alongside|with|against|for|beside|among)\b", sent[anchor.end:item[0]], re.I):
+                # "fight alongside Russian forces": the item is who they fight with, not the fighters
+                result.rule = "combat verb before item"
+                result.may_borrow_recipient = False
+                return result
+            result.rule = "troops in combat"           # "captured two North Korean soldiers in Kursk"
             result.supplier = origin
             result.recipient = self._marked_recipient(sent, item[1], mentions, "fight", anchor.lemma)
             result.base = 0.85
@@ -154,6 +166,7 @@ class EventReader:
             result.recipient = subject          # "Russia has deployed North Korean troops"
         if anchor.kind == "nominal":
             result.base = 0.9
+            result.may_borrow_supplier = True        # "the dispatch of troops to Russia"
         return result
 
     def _after_item(self, index, sent, item, anchor: Anchor, mentions, origin) -> Analysis:
@@ -169,15 +182,26 @@ class EventReader:
         if anchor.kind == "fight":
             result.rule = "troops in combat"
             result.supplier = origin or self._subject(sent, Anchor(item[0], item[1], "", "", ""), mentions)
-            result.recipient = self._marked_recipient(sent, anchor.end, mentions, "fight", anchor.lemma)
+            joined = self._object(sent, anchor, mentions) if anchor.lemma == "join" else None
+            result.recipient = joined or self._marked_recipient(sent, anchor.end, mentions, "fight", anchor.lemma)
             result.base = 0.85
             return result
         result.rule = "item transferred to recipient"
-        by = self._marked(sent, anchor.end, mentions, re.compile(r"\bby\s+(?:the\s+)?$", re.I)) if passive else None
-        result.supplier = by or origin
+        by = self._marked(sent, anchor.end, mentions, re.compile(r"\bby\s+(?:the\s+)?$", re.I),
+                          first_only=True) if passive else None
+        result.supplier = origin or by
         direct = None if passive else self._object(sent, anchor, mentions)
         result.recipient = direct or self._marked_recipient(sent, anchor.end, mentions, anchor.kind, anchor.lemma)
         return result
+
+    @staticmethod
+    def _noun_position(sent: str, anchor: Anchor, mentions: list[Mention]) -> bool:
+        """'Russian help', 'its support', 'the transfer': a determiner or demonym makes it a noun."""
+        before = sent[:anchor.start]
+        if re.search(r"\b(?:the|a|an|its|their|his|her|this|that|such|technical|military|further|more)\s+$",
+                     before, re.I):
+            return True
+        return any(m.kind == "demonym" and not before[m.end:].strip() for m in mentions if m.end <= anchor.start)
 
     # ---- roles ---------------------------------------------------------------------------------
     def _origin(self, sent: str, item, mentions: list[Mention]) -> Mention | None:
@@ -187,13 +211,13 @@ class EventReader:
                 gap = sent[m.end:item[0]] if m.end <= item[0] else ""
                 if m.kind == "location" or _ORIGIN_BLOCK.search(gap) or not _ORIGIN_GAP.match(gap):
                     break
-                if m.kind == "demonym" or m.possessive or m.start < item[0] < m.end:
+                if m.kind == "demonym" or m.possessive or m.start < item[0] < m.end or \
+                        (m.kind in ("name", "capital") and not gap.strip()):     # "DPRK ammunition"
                     return m
                 break
-        follow = re.match(r"^\s+(?:from|of)\s+(?:the\s+)?$", "")
         for m in mentions:
             if m.start >= item[1]:
-                follow = re.fullmatch(r"\s+(?:from|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
+                follow = re.fullmatch(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
                                       sent[item[1]:m.start], re.I)
                 return m if follow and m.kind != "location" else None
         return None
@@ -234,7 +258,7 @@ class EventReader:
         return None
 
     def _marked(self, sent: str, start: int, mentions: list[Mention], marker: re.Pattern,
-                limit: int | None = None) -> Mention | None:
+                limit: int | None = None, first_only: bool = False) -> Mention | None:
         for m in mentions:
             if m.start >= start and (limit is None or m.start <= limit):
                 gap = sent[start:m.start]
@@ -242,6 +266,8 @@ class EventReader:
                     return None
                 if marker.search(" " + gap):
                     return m
+                if first_only:
+                    return None
         return None
 
     def _marked_recipient(self, sent: str, start: int, mentions: list[Mention], kind: str,

@@ -17,8 +17,8 @@ from crawler.matching.sentences import split_sentences
 from crawler.matching.watches import Watch
 
 _NEGATION = re.compile(r"\b(?:not|never|no evidence|den(?:y|ied|ies|ying)|rejected|dismissed|refuted|"
-                       r"no sign|unfounded|false claims?)\b", re.I)
-_HEADLINE_TO = re.compile(r"^\s+to\s+$", re.I)
+                       r"no sign|unfounded|false claims?|doubts?|doubted|unlikely|if ever)\b", re.I)
+_HEADLINE_TO = re.compile(r"^\s+to\s", re.I)      # "Russia to share technology with ..."
 
 
 @dataclass
@@ -65,11 +65,13 @@ class Matcher:
 
     # ---- one watch ---------------------------------------------------------------------------
     def _judge(self, watch: Watch, sentences: list[str], analysed) -> MatchResult:
-        events, notes = [], []
+        events, notes, orphans = [], [], []
         for index, (_, analyses) in enumerate(analysed):
             for a in analyses:
                 if a.item[2] not in watch.items:
                     continue
+                if a.supplier is None and a.recipient is None:
+                    orphans.append(a)
                 event, note = self._complete(watch, a, sentences, analysed)
                 if event:
                     events.append(event)
@@ -85,6 +87,7 @@ class Matcher:
         result.rule = best["rule"]
         result.matched = result.score >= watch.spec.threshold
         result.facts = self._facts(events, sentences)
+        self._attach_orphan_quantities(result.facts, events, orphans, sentences)
         result.evidence = [self._evidence(e) for e in sorted(events, key=lambda e: -e["score"])[:5]]
         if not result.matched:
             result.explanation.insert(0, f"score {result.score:.2f} below threshold {watch.spec.threshold}")
@@ -104,7 +107,8 @@ class Matcher:
             base, how = base * factor, f"{how}; recipient from {where}" if recipient else how
         elif recipient is not None and supplier is None and a.may_borrow_supplier:
             supplier, factor, where = self._borrow(watch, recipient.entity, a, sentences, analysed, False)
-            base, how = base * factor * 0.7, f"{how}; supplier from {where}" if supplier else how
+            weaker = 1.0 if a.anchor is not None and a.anchor.kind == "nominal" else 0.7
+            base, how = base * factor * weaker, f"{how}; supplier from {where}" if supplier else how
         if supplier is None or recipient is None:
             missing = "supplier" if supplier is None else "recipient"
             return None, f"{self.lex.item_class.get('', '') or a.item[2]} without a {missing}"
@@ -145,6 +149,10 @@ class Matcher:
                                                 _HEADLINE_TO.match(sent[a.supplier.end:a.anchor.start])):
             return "pledged"
         troops = a.item[2] == "troops"
+        if troops and a.anchor is not None and a.anchor.lemma in ("deploy", "station", "dispatch"):
+            return "deployed"
+        if troops and a.anchor is not None and a.anchor.kind == "fight":
+            return "in combat"
         if troops and status["in combat"].search(window):
             return "in combat"
         if troops and status["deployed"].search(window):
@@ -165,6 +173,8 @@ class Matcher:
             twin = next((f for f in facts if key == (f["supplier"], f["recipient"], f["item"], f["quantity"])), None)
             if twin is not None:
                 twin["approx"] = twin["approx"] or fact["approx"]
+                if twin["status"] == "reported":
+                    twin["status"] = fact["status"]
             if key not in seen and (fact["quantity"] is not None or
                                     (fact["supplier"], fact["recipient"], fact["item"], None) not in seen):
                 seen.add(key)
@@ -173,6 +183,22 @@ class Matcher:
             g is not f and g["quantity"] is not None and g["item"] == f["item"] and
             g["supplier"] == f["supplier"] for g in facts)]
         return facts + self._casualties(events, sentences)
+
+    def _attach_orphan_quantities(self, facts, events, orphans, sentences) -> None:
+        """'The ministry put the new deployment at around 3,000 troops.' - a count without parties
+        continues the report of the same item in the sentence or two before."""
+        for a in orphans:
+            quantity, approx = quantity_before(sentences[a.sentence][:a.item[0]])
+            if quantity is None:
+                continue
+            for e in events:
+                if e["item"][2] == a.item[2] and 0 < a.sentence - e["sentence_index"] <= 2:
+                    supplier = self.gaz.label(e["supplier"].entity)
+                    fact = next((f for f in facts if f["item"] == a.item[2] and f["supplier"] == supplier
+                                 and f["quantity"] is None), None)
+                    if fact is not None:
+                        fact.update(quantity=quantity, approx=approx)
+                    break
 
     def _casualties(self, events: list[dict], sentences: list[str]) -> list[dict]:
         troop_events = [e for e in events if e["item"][2] == "troops"]
