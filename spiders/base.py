@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response
@@ -91,15 +92,27 @@ class SourceSpider(scrapy.Spider):
             self.stats.skipped += 1
             self.stats.error(f"not an HTML page: {response.url}")
             return
-        link = response.css('link[rel="canonical"]::attr(href)').get()
         yield {
             "source": self.source.name,
             "url": response.url,
-            "canonical": canonical_url(response.urljoin(link)) if link else response.meta["canonical"],
+            "canonical": self._declared_canonical(response) or response.meta["canonical"],
             "requested": response.meta["canonical"],
             "html": response.body,
             "hints": response.meta.get("hints", {}),
         }
+
+    @staticmethod
+    def _declared_canonical(response: Response) -> str | None:
+        """rel=canonical, honoured on the page's own site only: a page may merge its own
+        duplicates, but never claim (and so suppress) another site's article."""
+        link = response.css('link[rel="canonical"]::attr(href)').get()
+        if not link:
+            return None
+        declared = canonical_url(response.urljoin(link.strip()))
+        same_site = lambda url: (urlsplit(url).hostname or "").removeprefix("www.")  # noqa: E731
+        if not is_http_url(declared) or same_site(declared) != same_site(response.url):
+            return None
+        return declared
 
     def on_article_error(self, failure: Failure) -> None:
         self.stats.failed += 1

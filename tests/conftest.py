@@ -1,0 +1,82 @@
+"""Shared fixtures: every network peer is a real local server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+from html import escape
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crawler.config import load_config
+from crawler.localsite import LocalSite, Page
+from crawler.storage import open_database
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def corpus_root() -> Path:
+    """../shared/corpus beside the repository (as laid out for developers and CI)."""
+    candidates = [Path(os.environ["WIREWATCH_CORPUS"])] if os.environ.get("WIREWATCH_CORPUS") else []
+    candidates += [REPO.parent / "shared" / "corpus" / "article-extraction-benchmark",
+                   REPO.parent.parent / "shared" / "corpus" / "article-extraction-benchmark"]
+    for path in candidates:
+        if (path / "ground-truth.json").exists():
+            return path
+    raise RuntimeError(f"news corpus not found (looked in {', '.join(map(str, candidates))}); "
+                       "set WIREWATCH_CORPUS to the article-extraction-benchmark folder")
+
+
+class Corpus:
+    def __init__(self, root: Path):
+        self.root = root
+        self.truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
+        self.ids = sorted(self.truth)
+
+    def html(self, page_id: str) -> bytes:
+        return gzip.decompress((self.root / "html" / f"{page_id}.html.gz").read_bytes())
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Corpus:
+    return Corpus(corpus_root())
+
+
+@pytest.fixture(scope="session")
+def site():
+    with LocalSite() as running:
+        running.pages["/robots.txt"] = Page(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        yield running
+
+
+def rss(base: str, links: list[str], titles: list[str] | None = None) -> bytes:
+    items = "".join(f"<item><title>{escape((titles or links)[i])}</title><link>{escape(base + link)}</link>"
+                    f"<pubDate>Mon, 23 Nov 2026 10:00:00 +0000</pubDate></item>" for i, link in enumerate(links))
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+            f"<link>{base}/</link><description>d</description>{items}</channel></rss>").encode()
+
+
+def write_config(tmp_path: Path, sources: list[dict], **sections) -> Path:
+    data = {"storage": f"sqlite:///{tmp_path / 'wirewatch.db'}",
+            "network": {"allow_private": True, "autothrottle": False, "timeout": "3s",
+                        "crawl_timeout": "90s", "retries": 0},
+            "sources": sources, "channels": []}
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    path = tmp_path / "wirewatch.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def crawl_config(path: Path, names: list[str] | None = None):
+    """Run a real crawl (child process, real Scrapy) and return (report, sessions)."""
+    from crawler.runner import run_crawl
+    config = load_config(path)
+    sessions = open_database(config.storage, config.base_dir)
+    return run_crawl(config, sessions, names, log_level="WARNING"), sessions

@@ -1,0 +1,130 @@
+"""The matcher held to a labelled corpus, and its parts held to what analysts rely on."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crawler.cli import main
+from crawler.errors import QuerySyntaxError
+from crawler.matching import Matcher, load_watch
+from crawler.matching.gazetteer import Gazetteer
+from crawler.matching.quantities import quantity_before
+from crawler.matching.query import TermIndex, evaluate, parse_query, terms_of
+
+DATA = Path(__file__).parent / "data"
+
+
+def load_corpus() -> list[dict]:
+    docs = []
+    for path in sorted(DATA.glob("corpus_*.yaml")):
+        for doc in yaml.safe_load(path.read_text(encoding="utf-8")):
+            doc["label"] = doc["id"].startswith("p")
+            docs.append(doc)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher([load_watch("nk-russia-aid")])
+
+
+def test_corpus_precision_recall_and_facts_hold_their_floors(matcher):
+    docs = load_corpus()
+    negatives = [d for d in docs if not d["label"]]
+    assert len(docs) >= 150 and len(negatives) / len(docs) >= 0.40
+    tp = fp = fn = 0
+    facts_expected = facts_found = 0
+    misses = []
+    for doc in docs:
+        result = matcher.match(doc["title"], doc["text"])[0]
+        tp += result.matched and doc["label"]
+        fp += result.matched and not doc["label"]
+        fn += doc["label"] and not result.matched
+        if result.matched and doc["label"]:
+            for expected in doc.get("facts", []):
+                facts_expected += 1
+                if any(all(f.get(k) == v for k, v in expected.items()) for f in result.facts):
+                    facts_found += 1
+                else:
+                    misses.append((doc["id"], expected))
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision >= 0.95, f"precision {precision:.3f}"
+    assert recall >= 0.90, f"recall {recall:.3f}"
+    assert facts_found / facts_expected >= 0.95, misses
+
+
+def test_seed_article_facts(matcher):
+    text = (Path(__file__).resolve().parents[2] / "shared" / "examples" / "seed-article.txt")
+    body = text.read_text(encoding="utf-8") if text.exists() else (
+        "North Korea has provided significant military assistance to Russia, including around 200 long "
+        "range artillery pieces. North Korea has already sent approximately 11,000 troops to support Russia "
+        "in its war against Ukraine. Among them, around 300 have been killed.")
+    result = matcher.match("", body)[0]
+    facts = {(f["item"], f["quantity"], f["approx"]) for f in result.facts}
+    assert result.matched and result.score >= 0.9
+    assert ("artillery", 200, True) in facts
+    assert ("troops", 11000, True) in facts
+    assert ("casualties", 300, True) in facts
+    troops = next(f for f in result.facts if f["item"] == "troops")
+    assert (troops["supplier"], troops["recipient"]) == ("North Korea", "Russia")
+    evidence = result.evidence[0]
+    for role in ("supplier", "item", "recipient"):
+        span = evidence["spans"][role]
+        assert evidence["sentence"][span["start"]:span["end"]] == span["text"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("North Korea sent them", ["north_korea"]),
+    ("South Korea and South Korean officials", ["south_korea", "south_korea"]),
+    ("Korea is a peninsula", []),
+    ("DPRK and the Kremlin and Kim Jong Un's envoy", ["north_korea", "russia", "north_korea"]),
+    ("he told us in the US", ["united_states"]),
+])
+def test_gazetteer_word_boundaries_and_ambiguity(text, expected):
+    assert [m.entity for m in Gazetteer.load().mentions(text)] == expected
+
+
+@pytest.mark.parametrize("prefix, expected", [
+    ("around 200 long range ", (200, True)), ("approximately 11,000 ", (11000, True)),
+    ("thousands of ", (1000, True)), ("1.5 million ", (1_500_000, False)),
+    ("five thousand ", (5000, False)), ("12,000 ", (12000, False)), ("sent ", (None, False)),
+    ("in 2024 ", (None, False)),
+])
+def test_quantities_in_news_prose(prefix, expected):
+    assert quantity_before(prefix) == expected
+
+
+def test_boolean_query_operators():
+    query = parse_query('("north korea*" OR dprk) AND russia* NOT "south korea" AND troops NEAR/3 moscow')
+    index = TermIndex(terms_of(query))
+    assert evaluate(query, index.scan("North Korean troops reached Moscow; Russia said. DPRK")) is not None
+    assert evaluate(query, index.scan("North Korean troops left. Russia and Moscow were far away")) is None
+    assert evaluate(query, index.scan("North Korean troops in Moscow, Russia, South Korea said")) is None
+
+
+@pytest.mark.parametrize("query, position", [("(a AND b", 8), ("a AND", 5), ('"open', 0), ("a ) b", 2)])
+def test_query_syntax_errors_point_at_the_position(query, position):
+    with pytest.raises(QuerySyntaxError) as error:
+        parse_query(query)
+    assert error.value.position == position
+
+
+def test_classify_reads_json_lines_and_answers_in_order_without_config(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    lines = [{"id": "a", "title": "Iran ships drones to Russia", "text": "Iran has shipped drones to Russia, while North Korea held a parade."},
+             {"id": "b", "title": "Pyongyang sends shells",
+              "text": "North Korea has sent 1 million artillery shells to Russia, officials said."}]
+    stdin = "\n".join(json.dumps(line) for line in lines) + "\nnot json\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert main(["classify", "--explain"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["id"] for o in out] == ["a", "b", None]
+    assert out[0]["matched"] is False and "Iran" in " ".join(out[0]["explanation"])
+    assert out[1]["matched"] is True and out[1]["watch"] == "nk-russia-aid"
+    assert out[1]["facts"][0]["quantity"] == 1_000_000 and out[1]["facts"][0]["item"] == "shells"
+    assert "error" in out[2]
