@@ -24,7 +24,6 @@ from crawler.storage import Outbox, utcnow
 log = logging.getLogger("wirewatch.alerts")
 
 LEASE = dt.timedelta(minutes=5)          # a claimed row is due again if its sender died
-BACKOFF_BASE, BACKOFF_MAX = 5.0, 3600.0
 
 
 def enqueue(session: Session, payload: dict, channels: list[str], match_id: int | None = None,
@@ -38,12 +37,22 @@ def enqueue(session: Session, payload: dict, channels: list[str], match_id: int 
     return len(channels)
 
 
-def backoff(attempts: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter; Retry-After wins when the peer gives one."""
+def backoff(attempts: int, retry_after: float | None = None, base: float = 5.0,
+            ceiling: float = 3600.0) -> float:
+    """Exponential backoff with jitter; Retry-After wins when the peer gives one."""
     if retry_after is not None:
         return max(0.0, retry_after)
-    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    top = min(ceiling, base * 2 ** max(0, attempts - 1))
+    return random.uniform(top / 2, top)
+
+
+def requeue(sessions: sessionmaker[Session], alert_id: str | None = None, dead: bool = False) -> int:
+    """Queue alerts again (by id, or every dead one); delivered rows are never sent twice."""
+    condition = Outbox.status == "dead" if dead else Outbox.alert_id == alert_id
+    with sessions.begin() as session:
+        result = session.execute(update(Outbox).where(condition, Outbox.status != "delivered").values(
+            status="pending", next_attempt_at=utcnow(), last_error=None))
+    return result.rowcount
 
 
 class Dispatcher:
@@ -132,7 +141,8 @@ class Dispatcher:
             values.update(status="dead", last_error=reason)
             log.error("alert %s to %s is dead: %s", row.alert_id, row.channel, reason)
         else:
-            delay = backoff(row.attempts, outcome.retry_after)
+            delay = backoff(row.attempts, outcome.retry_after, self.config.alerts.backoff,
+                            self.config.alerts.backoff_max)
             values.update(next_attempt_at=now + dt.timedelta(seconds=delay))
             log.warning("alert %s to %s failed (attempt %d), retry in %.0fs: %s",
                         row.alert_id, row.channel, row.attempts, delay, outcome.reason)

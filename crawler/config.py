@@ -164,8 +164,10 @@ class Daemon(_Strict):
 
 
 class Alerts(_Strict):
-    give_up_after: float = 2 * 86400.0
-    _durations = field_validator("give_up_after", mode="before")(parse_duration)
+    give_up_after: float = 2 * 86400.0     # a row still failing after this is dead
+    backoff: float = 5.0                   # first retry delay; doubles each attempt, with jitter
+    backoff_max: float = 3600.0
+    _durations = field_validator("give_up_after", "backoff", "backoff_max", mode="before")(parse_duration)
 
 
 class Config(_Strict):

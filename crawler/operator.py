@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from crawler.config import Config
 from crawler.secrets import mask
@@ -115,12 +115,10 @@ def _list(sessions, status: str | None, limit: int) -> int:
 
 
 def _retry(sessions, alert_id: str | None, dead: bool) -> int:
-    condition = Outbox.status == "dead" if dead else Outbox.alert_id == alert_id
-    with sessions.begin() as session:
-        result = session.execute(update(Outbox).where(condition, Outbox.status != "delivered").values(
-            status="pending", next_attempt_at=utcnow(), last_error=None))
-    print(f"{result.rowcount} alert row(s) queued again")
-    return 0 if result.rowcount or dead else 1
+    from alerts.outbox import requeue
+    count = requeue(sessions, alert_id, dead)
+    print(f"{count} alert row(s) queued again")
+    return 0 if count or dead else 1
 
 
 def _test(config: Config, sessions) -> int:

@@ -1,0 +1,59 @@
+"""What the HTTP channels share: one POST with no redirects, and the mapping of its answer
+to an outcome (delivered, retry after N seconds, or a permanent failure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+
+import requests
+
+from alerts.model import Outcome
+from crawler.errors import SourceError
+from crawler.netguard import check_url
+
+PERMANENT = {400, 401, 403, 404, 410, 413, 422}
+
+
+def retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+
+
+def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str], timeout: float,
+         allow_private: bool, permanent_bodies: tuple[str, ...] = ()) -> Outcome:
+    try:
+        check_url(url, allow_private)
+    except SourceError as exc:
+        return Outcome.dead(str(exc).replace(url, "<target>"))
+    try:
+        response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+    except requests.Timeout:
+        return Outcome.retry(f"no answer within {timeout:g}s")
+    except requests.ConnectionError as exc:
+        return Outcome.retry(f"connection failed: {type(exc).__name__}")
+    text = response.text[:200].strip()
+    status = response.status_code
+    if 200 <= status < 300:
+        return Outcome.delivered()
+    detail = f"HTTP {status}" + (f" {text}" if text else "")
+    if status == 429 or status >= 500:
+        return Outcome.retry(detail, retry_after(response.headers.get("Retry-After")))
+    if 300 <= status < 400:
+        reason = f"HTTP {status} redirect (redirects are not followed; fix the URL)"
+        return Outcome.dead(reason) if status in (301, 308) else Outcome.retry(reason)
+    if status in PERMANENT or any(marker in text for marker in permanent_bodies):
+        return Outcome.dead(detail)
+    return Outcome.retry(detail)

@@ -1,0 +1,83 @@
+"""Slack incoming webhooks: Block Kit with a plain-text fallback, at most N messages a second
+per webhook, 429 + Retry-After respected, dead channels (no_service, archived) dead-lettered."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import requests
+
+from alerts.http import post
+from alerts.model import Outcome, fact_line
+from alerts.render import evidence_sentence, headline, text_body
+from crawler.config import Network, SlackChannel as SlackSpec
+from crawler.secrets import mask
+
+_PACE: dict[str, float] = {}
+_PACE_LOCK = threading.Lock()
+_PERMANENT_ERRORS = ("no_service", "channel_is_archived", "invalid_token", "action_prohibited",
+                     "channel_not_found", "no_team", "team_disabled", "invalid_payload")
+
+
+def _escape(text: str) -> str:
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def blocks(payload: dict) -> list[dict]:
+    if payload.get("type") != "wirewatch.alert":
+        return [{"type": "section", "text": {"type": "mrkdwn",
+                 "text": f"*{_escape(headline(payload))}*\n{_escape(payload.get('message', ''))}"}}]
+    article = payload["article"]
+    out = [
+        {"type": "section", "text": {"type": "mrkdwn",
+                                     "text": f"*<{article['url']}|{_escape(headline(payload))}>*"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(
+            f"{article['source']} · {article.get('published') or 'time unknown'}")}]},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*Watch*\n{_escape(payload['watch'])}"},
+            {"type": "mrkdwn", "text": f"*Score*\n{payload['score']:.2f}"}]},
+    ]
+    if payload.get("facts"):
+        facts = "\n".join(f"• {_escape(fact_line(f))}" for f in payload["facts"][:10])
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Facts*\n{facts}"}})
+    sentence = evidence_sentence(payload)
+    if sentence:
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": f"> {_escape(sentence)[:2900]}"}})
+    out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"alert {payload['id']}"}]})
+    return out
+
+
+class SlackChannel:
+    digest = None
+
+    def __init__(self, name: str, spec: SlackSpec, network: Network):
+        self.name = name
+        self.spec = spec
+        self.network = network
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"wirewatch (+{network.contact})"
+
+    def describe(self) -> str:
+        return f"{self.name}: slack {mask(self.spec.url)}"
+
+    def _pace(self) -> None:
+        """At most `per_second` messages a second to one webhook, across this process."""
+        interval = 1.0 / self.spec.per_second
+        with _PACE_LOCK:
+            now = time.monotonic()
+            slot = max(now, _PACE.get(self.spec.url, 0.0) + interval)
+            _PACE[self.spec.url] = slot
+        if slot > now:
+            time.sleep(slot - now)
+
+    def send(self, payload: dict) -> Outcome:
+        body = json.dumps({"text": text_body(payload)[:3000], "blocks": blocks(payload)}).encode()
+        self._pace()
+        return post(self.session, self.spec.url, body, {"Content-Type": "application/json"},
+                    timeout=15.0, allow_private=self.network.allow_private,
+                    permanent_bodies=_PERMANENT_ERRORS)
+
+    def close(self) -> None:
+        self.session.close()
