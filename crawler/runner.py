@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -65,9 +66,33 @@ def run_crawl(config: Config, sessions: sessionmaker[Session], names: list[str] 
     started = time.monotonic()
     error = _run_child(config, names, run_id, timeout, log_level, log_format)
     report = _collect(sessions, run_id, names, error, time.monotonic() - started)
-    from crawler.health import record_health
-    record_health(config, sessions, report)
+    if not SHUTTING_DOWN.is_set():           # a crawl cut short by shutdown is not a source failure
+        from crawler.health import record_health
+        record_health(config, sessions, report)
     return report
+
+
+SHUTTING_DOWN = threading.Event()
+ACTIVE: set = set()             # running crawl children, so a daemon can stop them on shutdown
+_ACTIVE_LOCK = threading.Lock()
+
+
+def stop_active(grace: float) -> None:
+    """Let running crawls finish within `grace` seconds, then terminate (and at last kill) them."""
+    SHUTTING_DOWN.set()
+    deadline = time.monotonic() + grace
+    with _ACTIVE_LOCK:
+        children = list(ACTIVE)
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+    for child in children:
+        if child.is_alive():
+            log.warning("stopping crawl %s: shutdown grace period over", child.name)
+            child.terminate()
+    for child in children:
+        child.join(5)
+        if child.is_alive():
+            child.kill()
 
 
 def _run_child(config: Config, names: list[str], run_id: int, timeout: float, log_level: str,
@@ -76,7 +101,13 @@ def _run_child(config: Config, names: list[str], run_id: int, timeout: float, lo
     child = context.Process(target=crawl_main, name=f"wirewatch-crawl-{run_id}", args=(
         config, names, run_id, secrets.registered(), log_level, log_format))
     child.start()
-    child.join(timeout)
+    with _ACTIVE_LOCK:
+        ACTIVE.add(child)
+    try:
+        child.join(timeout)
+    finally:
+        with _ACTIVE_LOCK:
+            ACTIVE.discard(child)
     if child.is_alive():
         log.error("crawl %d exceeded its %.0fs timeout; stopping it", run_id, timeout)
         child.terminate()
