@@ -27,7 +27,9 @@ def crawl_main(config: Config, names: list[str], run_id: int, secret_values: lis
     from spiders import SPIDERS
 
     sessions = open_database(config.storage, config.base_dir)
-    ctx = CrawlContext(config, sessions, run_id, matcher=load_matcher(config))
+    load_matcher(config)                        # a broken watch fails the crawl before any download
+    ctx = CrawlContext(config, sessions, run_id)
+    ctx.pool()                                  # workers import while Scrapy starts and feeds download
     process = CrawlerProcess(build_settings(config.network))
     setup_logging(log_level, log_format)        # Scrapy adjusts logging when it starts; ours wins
     for name in names:
@@ -35,7 +37,10 @@ def crawl_main(config: Config, names: list[str], run_id: int, secret_values: lis
         crawler = process.create_crawler(SPIDERS[source.type])
         crawler.signals.connect(_closer(ctx, name), signal=signals.spider_closed, weak=False)
         process.crawl(crawler, source=source, ctx=ctx)
-    process.start()
+    try:
+        process.start()
+    finally:
+        ctx.close()
 
 
 def _closer(ctx, name: str):

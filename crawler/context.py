@@ -39,14 +39,25 @@ class SourceStats:
 
 
 class CrawlContext:
-    def __init__(self, config: Config, sessions: sessionmaker[Session], run_id: int, matcher=None):
+    def __init__(self, config: Config, sessions: sessionmaker[Session], run_id: int):
         self.config = config
         self.sessions = sessions
         self.run_id = run_id
-        self.matcher = matcher
+        self._pool = None
         self.channels = config.channel_names()
         self.stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in config.sources}
         self._claimed: set[str] = set()
+
+    def pool(self):
+        """Worker processes for extraction and matching, started at the first article."""
+        if self._pool is None:
+            from crawler.analyse import start_pool
+            self._pool = start_pool([ref.include for ref in self.config.watches])
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def claim(self, canonical: str) -> bool:
         """True for the first source of this crawl that asks for an article; two sources listing

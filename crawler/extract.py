@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 import trafilatura
+
+from crawler.article import Extracted, NotAnArticle
 
 MIN_TEXT_CHARS = 200
 _HTML_LANG = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)", re.I)
-
-
-class NotAnArticle(Exception):
-    """The page has no extractable article text; the message is the reason recorded."""
-
-
-@dataclass(frozen=True)
-class Extracted:
-    text: str
-    title: str | None
-    published: str | None
-    author: str | None
-    sitename: str | None
-    language: str | None
 
 
 def extract(html: bytes, url: str) -> Extracted:

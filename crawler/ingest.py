@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.model import build_alert
 from alerts.outbox import enqueue
-from crawler.extract import Extracted
+from crawler.article import Extracted
 from crawler.novelty import assign_story
 from crawler.storage import Article, Fact, Match, SeenUrl, SourceState, is_known, utcnow
 
@@ -37,11 +37,11 @@ def record_seen(sessions: sessionmaker[Session], canonical: str, source: str, re
         pass
 
 
-def ingest(sessions: sessionmaker[Session], item: dict, extracted: Extracted, matcher,
+def ingest(sessions: sessionmaker[Session], item: dict, extracted: Extracted, results: list,
            channels: list[str]) -> IngestResult:
+    """`results` are the matched MatchResults of the article (crawler.analyse computes them)."""
     hints = item.get("hints") or {}
     title = extracted.title or hints.get("title")
-    results = [r for r in matcher.match(title or "", extracted.text) if r.matched] if matcher else []
     with sessions.begin() as session:
         if is_known(session, item["canonical"]):
             return IngestResult(new=False)

@@ -1,12 +1,14 @@
-"""The item pipeline: extract, then match and store in one transaction (crawler.ingest)."""
+"""The item pipeline: analyse (extract + match, in a worker process), then store the article,
+its matches and its outbox rows in one transaction (crawler.ingest)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy.exc import IntegrityError
 
-from crawler.extract import NotAnArticle, extract
+from crawler.analyse import analyse_page
 from crawler.ingest import ingest, record_seen
 
 log = logging.getLogger("wirewatch.crawl")
@@ -20,7 +22,7 @@ class ArticlePipeline:
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def process_item(self, item: dict) -> dict:
+    async def process_item(self, item: dict) -> dict:
         spider = self.crawler.spider
         ctx, stats = spider.ctx, spider.stats
         if item["canonical"] != item["requested"] and ctx.is_known(item["canonical"]):
@@ -28,15 +30,16 @@ class ArticlePipeline:
             record_seen(ctx.sessions, item["requested"], item["source"],
                         f"duplicate of {item['canonical']} (rel=canonical)")
             return item
-        try:
-            extracted = extract(item["html"], item["url"])
-        except NotAnArticle as exc:
+        future = ctx.pool().submit(analyse_page, item.pop("html"), item["url"],
+                                   (item.get("hints") or {}).get("title"))
+        analysis = await asyncio.wrap_future(future)
+        if analysis.extracted is None:
             stats.skipped += 1
-            record_seen(ctx.sessions, item["requested"], item["source"], str(exc))
-            log.info("%s: skipped %s: %s", item["source"], item["url"], exc)
+            record_seen(ctx.sessions, item["requested"], item["source"], analysis.skipped)
+            log.info("%s: skipped %s: %s", item["source"], item["url"], analysis.skipped)
             return item
         try:
-            result = ingest(ctx.sessions, item, extracted, ctx.matcher, ctx.channels)
+            result = ingest(ctx.sessions, item, analysis.extracted, analysis.matches, ctx.channels)
         except IntegrityError:            # the same article reached us by two links in one crawl
             stats.skipped += 1
             return item
@@ -44,7 +47,7 @@ class ArticlePipeline:
             stats.new += 1
             stats.matches += len(result.matches)
             flag = f" [MATCH {', '.join(m.watch for m in result.matches)}]" if result.matches else ""
-            log.info("%s: new: %s%s", item["source"], extracted.title or item["url"], flag)
+            log.info("%s: new: %s%s", item["source"], analysis.extracted.title or item["url"], flag)
         else:
             stats.skipped += 1
         return item

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.config import Source
@@ -88,7 +89,7 @@ class SourceSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterator[dict]:
         self.stats.fetched += 1
-        if not hasattr(response, "text"):
+        if not isinstance(response, TextResponse):
             self.stats.skipped += 1
             self.stats.error(f"not an HTML page: {response.url}")
             return
@@ -105,7 +106,7 @@ class SourceSpider(scrapy.Spider):
     def _declared_canonical(response: Response) -> str | None:
         """rel=canonical, honoured on the page's own site only: a page may merge its own
         duplicates, but never claim (and so suppress) another site's article."""
-        link = response.css('link[rel="canonical"]::attr(href)').get()
+        link = _canonical_link(response.body[:200_000])
         if not link:
             return None
         declared = canonical_url(response.urljoin(link.strip()))
@@ -117,6 +118,23 @@ class SourceSpider(scrapy.Spider):
     def on_article_error(self, failure: Failure) -> None:
         self.stats.failed += 1
         self.stats.error(describe_failure(failure))
+
+
+_LINK_TAG = re.compile(rb"<link\b[^>]*>", re.I)
+_REL_CANONICAL = re.compile(rb"""\brel\s*=\s*["']?canonical\b""", re.I)
+_HREF = re.compile(rb"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+
+
+def _canonical_link(head: bytes) -> str | None:
+    """The href of <link rel=canonical>, found without parsing the whole page (the worker
+    processes parse it for extraction; the crawl's event loop should stay light)."""
+    for tag in _LINK_TAG.finditer(head):
+        if _REL_CANONICAL.search(tag.group()):
+            href = _HREF.search(tag.group())
+            if href:
+                value = next(g for g in href.groups() if g is not None)
+                return html.unescape(value.decode("utf-8", "replace")).strip()
+    return None
 
 
 def _header(response: Response, name: bytes) -> str | None:

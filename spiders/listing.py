@@ -7,7 +7,7 @@ import re
 from typing import Iterator
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 
 from spiders.base import SourceSpider
 
@@ -18,7 +18,7 @@ class ListingSpider(SourceSpider):
     def parse(self, response: Response) -> Iterator[scrapy.Request]:
         if self.not_modified(response):
             return
-        if not hasattr(response, "css"):
+        if not isinstance(response, TextResponse):
             self.stats.fail_source(f"listing {response.url} is not an HTML page")
             return
         page = response.meta.get("page", 1)

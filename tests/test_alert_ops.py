@@ -16,7 +16,7 @@ from crawler.localsite import LocalSite, Page
 from crawler.storage import Outbox, open_database
 from tests.conftest import REPO, rss, write_config
 from tests.servers import Answer, Receiver
-from tests.test_alerts import TEXT, TITLE, make, store_match
+from tests.test_alerts import MATCHER, TEXT, TITLE, make, store_match
 
 
 def outbox(sessions) -> list[Outbox]:
@@ -27,14 +27,13 @@ def outbox(sessions) -> list[Outbox]:
 def test_same_story_from_another_outlet_alerts_once_new_facts_alert_again(tmp_path):
     config, sessions = make(tmp_path, "  - {type: console}")
     store_match(config, sessions)
-    from crawler.extract import Extracted
+    from crawler.article import Extracted
     from crawler.ingest import ingest
-    from crawler.matching import Matcher, load_watch
-    matcher = Matcher([load_watch("nk-russia-aid")])
 
     def another(url: str, title: str, text: str) -> int:
         item = {"source": "other-outlet", "url": url, "canonical": url, "hints": {}}
-        return ingest(sessions, item, Extracted(text, title, None, None, None, "en"), matcher,
+        matches = [r for r in MATCHER.match(title, text) if r.matched]
+        return ingest(sessions, item, Extracted(text, title, None, None, None, "en"), matches,
                       config.channel_names()).alerts
 
     assert another("https://b.example/1", TITLE + " - report", TEXT) == 0           # same story, nothing new

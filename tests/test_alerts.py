@@ -19,12 +19,13 @@ from sqlalchemy import select
 
 from alerts.outbox import Dispatcher, requeue
 from crawler.config import parse_config
-from crawler.extract import Extracted
+from crawler.article import Extracted
 from crawler.ingest import ingest
 from crawler.matching import Matcher, load_watch
 from crawler.storage import Outbox, open_database
 from tests.servers import Answer, Mailbox, Receiver, free_port
 
+MATCHER = Matcher([load_watch("nk-russia-aid")])
 TITLE = "North Korea sends 200 long-range artillery pieces to Russia"
 TEXT = ("South Korea's defence ministry said North Korea has provided around 200 long-range artillery "
         "pieces to Russia. Pyongyang has already sent approximately 11,000 troops to support Russia in "
@@ -54,7 +55,8 @@ def store_match(config, sessions, title: str = TITLE, url: str = "https://news.e
     item = {"source": "test-feed", "url": url, "canonical": url, "hints": {}}
     extracted = Extracted(text=text, title=title, published="2026-11-24", author=None, sitename=None,
                           language="en")
-    result = ingest(sessions, item, extracted, Matcher([load_watch("nk-russia-aid")]), config.channel_names())
+    matches = [r for r in MATCHER.match(title, text) if r.matched]
+    result = ingest(sessions, item, extracted, matches, config.channel_names())
     assert result.new and result.alerts == len(config.channels)
 
 
