@@ -16,17 +16,12 @@ from html import escape
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._corpus import pages  # noqa: E402
-from crawler.config import parse_config  # noqa: E402
-from crawler.extract import NotAnArticle, extract  # noqa: E402
-from crawler.localsite import LocalSite, Page  # noqa: E402
-from crawler.logs import setup_logging  # noqa: E402
-from crawler.runner import run_crawl  # noqa: E402
-from crawler.storage import open_database  # noqa: E402
+# Imports live inside the functions: crawl children are spawned, and a spawned child re-imports
+# the main module, so top-level imports here would be paid again by every crawl process.
 
 
 def extraction_alone(corpus: dict[str, bytes]) -> float:
+    from crawler.extract import NotAnArticle, extract
     started = time.perf_counter()
     for page_id, html in corpus.items():
         try:
@@ -37,6 +32,10 @@ def extraction_alone(corpus: dict[str, bytes]) -> float:
 
 
 def crawl(corpus: dict[str, bytes]) -> tuple[float, int, float]:
+    from crawler.config import parse_config
+    from crawler.localsite import LocalSite, Page
+    from crawler.runner import run_crawl
+    from crawler.storage import open_database
     with LocalSite() as site, tempfile.TemporaryDirectory() as tmp:
         links = []
         for page_id, html in corpus.items():
@@ -60,14 +59,18 @@ sources: [{{name: bench, type: feed, url: "{site.base}/feed.xml"}}]
 
 def main(repeat: int = 3) -> None:
     """Each measurement `repeat` times, interleaved; the median is reported (2 shared cores are noisy)."""
+    from bench._corpus import pages
+    from crawler.logs import setup_logging
     setup_logging("WARNING")
     corpus = pages()
     n = len(corpus)
     extraction_alone(dict(list(corpus.items())[:10]))            # warm imports and caches
+    from bench._rss import PeakSampler
     alones, crawls = [], []
-    for _ in range(repeat):
-        alones.append(extraction_alone(corpus))
-        crawls.append(crawl(corpus))
+    with PeakSampler() as sampler:
+        for _ in range(repeat):
+            alones.append(extraction_alone(corpus))
+            crawls.append(crawl(corpus))
     alone = statistics.median(alones)
     elapsed, fetched, spider_time = sorted(crawls)[len(crawls) // 2]
     print(f"runs: extraction alone {', '.join(f'{a:.2f}' for a in alones)} s; "
@@ -80,8 +83,10 @@ def main(repeat: int = 3) -> None:
           "the rest is child-process start-up and bookkeeping)")
     print(f"ratio crawl / extraction alone: {crawl_rate / alone_rate:.2f} (goal >= 0.80); "
           f"spider phase only: {fetched / spider_time / alone_rate:.2f}")
-    print(f"peak RSS: parent {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
-          f"crawl child {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
+    print(f"peak RSS: this process (site server + extraction alone) "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; largest crawl process "
+          f"(crawl child, fork server or extraction worker) {max(sampler.peaks.values(), default=0):.0f} MB")
+    print("note: the first crawl also starts the fork server (imports Scrapy once); later crawls fork from it")
 
 
 if __name__ == "__main__":

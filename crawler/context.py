@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.config import Config
-from crawler.storage import FetchState, RunSource, is_known, utcnow
+from crawler.storage import FetchState, RunSource, is_known, known_urls, utcnow
 
 log = logging.getLogger("wirewatch.crawl")
 
@@ -70,6 +70,10 @@ class CrawlContext:
     def is_known(self, canonical: str) -> bool:
         with self.sessions() as session:
             return is_known(session, canonical)
+
+    def known(self, canonicals: list[str]) -> set[str]:
+        with self.sessions() as session:
+            return known_urls(session, canonicals)
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
         with self.sessions() as session:

@@ -204,3 +204,13 @@ def is_known(session: Session, canonical: str) -> bool:
     if session.scalar(select(Article.id).where(Article.canonical_url == canonical)) is not None:
         return True
     return session.get(SeenUrl, canonical) is not None
+
+
+def known_urls(session: Session, canonicals: list[str]) -> set[str]:
+    """Which of these canonical URLs are stored or already judged, in a few queries."""
+    found: set[str] = set()
+    for start in range(0, len(canonicals), 500):
+        chunk = canonicals[start:start + 500]
+        found.update(session.scalars(select(Article.canonical_url).where(Article.canonical_url.in_(chunk))))
+        found.update(session.scalars(select(SeenUrl.canonical_url).where(SeenUrl.canonical_url.in_(chunk))))
+    return found

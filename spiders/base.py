@@ -71,21 +71,28 @@ class SourceSpider(scrapy.Spider):
             _header(response, b"ETag"), _header(response, b"Last-Modified"))
         return False
 
-    def article_request(self, url: str, **hints: Any) -> scrapy.Request | None:
-        """A request for an article page, unless it is stored already (then nothing is downloaded)."""
-        if not url or not is_http_url(url):
-            return None
-        if self.follow is not None and self.kind != "listing" and not self.follow.search(url):
-            return None
-        canonical = canonical_url(url)
-        if self.ctx.is_known(canonical) or not self.ctx.claim(canonical):
-            self.stats.known += 1
-            return None
-        if self._queued >= self.source.max_articles:
-            return None
-        self._queued += 1
-        return scrapy.Request(url, callback=self.parse_article, errback=self.on_article_error,
-                              meta={"hints": hints, "canonical": canonical})
+    def article_requests(self, candidates: list[tuple[str, dict]]) -> list[scrapy.Request]:
+        """Requests for the article pages not stored yet: what is known is never downloaded.
+        One database query for the whole document's links."""
+        wanted: dict[str, tuple[str, dict]] = {}
+        for url, hints in candidates:
+            if not url or not is_http_url(url):
+                continue
+            if self.follow is not None and self.kind != "listing" and not self.follow.search(url):
+                continue
+            wanted.setdefault(canonical_url(url), (url, hints))
+        known = self.ctx.known(list(wanted))
+        requests = []
+        for canonical, (url, hints) in wanted.items():
+            if canonical in known or not self.ctx.claim(canonical):
+                self.stats.known += 1
+                continue
+            if self._queued >= self.source.max_articles:
+                break
+            self._queued += 1
+            requests.append(scrapy.Request(url, callback=self.parse_article, errback=self.on_article_error,
+                                           meta={"hints": hints, "canonical": canonical}))
+        return requests
 
     def parse_article(self, response: Response) -> Iterator[dict]:
         self.stats.fetched += 1

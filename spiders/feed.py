@@ -28,14 +28,13 @@ class FeedSpider(SourceSpider):
         if parsed.get("bozo"):
             self.logger.warning("%s: feed has errors, entries kept: %s",
                                 self.source.name, parsed.get("bozo_exception"))
+        candidates = []
         for entry in parsed.entries:
             link = entry.get("link") or _alternate(entry)
-            if not link:
-                continue
-            request = self.article_request(response.urljoin(link), title=entry.get("title"),
-                                           published=entry.get("published") or entry.get("updated"))
-            if request is not None:
-                yield request
+            if link:
+                candidates.append((response.urljoin(link), {
+                    "title": entry.get("title"), "published": entry.get("published") or entry.get("updated")}))
+        yield from self.article_requests(candidates)
 
 
 def _alternate(entry: dict) -> str | None:

@@ -24,15 +24,10 @@ class ListingSpider(SourceSpider):
         page = response.meta.get("page", 1)
         links = [response.urljoin(href) for href in response.css("a::attr(href)").getall()]
         next_pattern = re.compile(self.source.next) if self.source.next else None
-        seen: set[str] = set()
-        for link in links:
-            if link in seen:
-                continue
-            seen.add(link)
-            if self.follow.search(link):
-                request = self.article_request(link)
-                if request is not None:
-                    yield request
-            elif next_pattern and page < self.source.max_pages and next_pattern.search(link):
-                yield self.document_request(link, self.parse, page=page + 1)
-                next_pattern = None          # one next page per page
+        articles = [(link, {}) for link in dict.fromkeys(links) if self.follow.search(link)]
+        yield from self.article_requests(articles)
+        if next_pattern and page < self.source.max_pages:
+            following = next((link for link in links if not self.follow.search(link)
+                              and next_pattern.search(link) and link != response.url), None)
+            if following:
+                yield self.document_request(following, self.parse, page=page + 1)

@@ -80,16 +80,14 @@ class SitemapSpider(SourceSpider):
         return root
 
     def _urls(self, root, response: Response) -> Iterator[scrapy.Request]:
+        candidates = []
         for url in root.iterfind("{*}url"):
             loc = url.findtext("{*}loc")
-            if not loc:
-                continue
-            request = self.article_request(
-                response.urljoin(loc.strip()),
-                title=_text(url, "{*}news/{*}title"),
-                published=_text(url, "{*}news/{*}publication_date") or _text(url, "{*}lastmod"))
-            if request is not None:
-                yield request
+            if loc:
+                candidates.append((response.urljoin(loc.strip()), {
+                    "title": _text(url, "{*}news/{*}title"),
+                    "published": _text(url, "{*}news/{*}publication_date") or _text(url, "{*}lastmod")}))
+        yield from self.article_requests(candidates)
 
 
 def _text(element, path: str) -> str | None:
