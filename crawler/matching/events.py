@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from crawler.matching.gazetteer import Gazetteer, Mention
 from crawler.matching.lexicon import Lexicon
+from crawler.matching.phrases import fold
 from crawler.matching.quantities import quantity_before
 
 _HEAD_NOUN = re.compile(
@@ -88,12 +89,11 @@ class EventReader:
     # ---- one sentence -------------------------------------------------------------------------
     def analyse(self, index: int, sent: str) -> tuple[list[Mention], list[Analysis]]:
         mentions = self.gaz.mentions(sent)
-        items = [(m.start(), m.end(), self.lex.item_of(m.group())) for m in self.lex.items.finditer(sent)]
-        items = [i for i in items if not any(m.start <= i[0] and i[1] <= m.end for m in mentions)]
-        anchors = [Anchor(m.start(), m.end(), *self.lex.verb_info(m.group()), m.group())
-                   for m in self.lex.verbs.finditer(sent)]
-        anchors += [Anchor(m.start(), m.end(), "nominal", m.group().lower(), m.group())
-                    for m in self.lex.nominals.finditer(sent)]
+        folded = fold(sent)
+        items = [i for i in self.lex.items.find(sent, folded)
+                 if not any(m.start <= i[0] and i[1] <= m.end for m in mentions)]
+        anchors = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.verbs.find(sent, folded)]
+        anchors += [Anchor(s, e, "nominal", lemma, sent[s:e]) for s, e, lemma in self.lex.nominals.find(sent, folded)]
         anchors = [a for a in anchors if not any(i[0] <= a.start < i[1] for i in items)
                    and not any(m.start <= a.start < m.end for m in mentions)
                    and not (a.kind != "nominal" and self._noun_position(sent, a, mentions))]

@@ -1,7 +1,7 @@
 """The gazetteer: which state a name, demonym, capital, leader or place refers to.
 
-One compiled pattern finds every mention in one pass, longest alias first, so "South Korea"
-is never read as "Korea" and "North Korean" never as "North Korea" + "n"."""
+Every alias is found in one pass; the leftmost-longest alias wins, so "South Korea" is never
+read as "Korea" and "North Korean" never as "North Korea" + "n"."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import yaml
 
 from config import CONFIG_DIR
 from crawler.errors import ConfigError
+from crawler.matching.phrases import PhraseIndex, fold, leftmost_longest
 
+_POSSESSIVE = re.compile(r"'s?(?!\w)")
 KINDS = ("name", "demonym", "capital", "leader", "institution", "location")
 
 
@@ -27,32 +29,39 @@ class Mention:
     possessive: bool = False
 
 
-def _alias_pattern(alias: str) -> str:
-    if alias.startswith("re:"):
-        return alias[3:]
-    body = re.sub(r"['’]", "\x00", alias)
-    body = re.escape(body).replace(r"\ ", r"\s+").replace("\x00", "['’]")
-    if re.fullmatch(r"[A-Z][A-Z.]{1,5}", alias):            # acronyms only in capitals
-        return f"(?-i:{body})"
-    return body
-
-
 class Gazetteer:
+    """Aliases found in one pass (crawler.matching.phrases), acronyms only in capitals; the few
+    aliases that need context are regular expressions (`re:` prefix)."""
+
     def __init__(self, entities: dict[str, dict]):
         self.labels: dict[str, str] = {}
-        self._kind_of: dict[str, tuple[str, str]] = {}
-        groups = []
+        phrases, self.patterns = [], []
         for key, spec in entities.items():
             self.labels[key] = spec.get("label", key)
             for kind in KINDS:
-                for i, alias in enumerate(spec.get(kind, []) or []):
-                    group = f"g{len(self._kind_of)}"
-                    self._kind_of[group] = (key, kind)
-                    groups.append((len(alias), f"(?P<{group}>{_alias_pattern(alias)})"))
-        groups.sort(key=lambda g: -g[0])
-        alternation = "|".join(g[1] for g in groups)
-        self._pattern = re.compile(
-            rf"(?<![\w-])(?:{alternation})(?P<poss>['’]s?(?!\w))?(?!\w)", re.I)
+                for alias in spec.get(kind, []) or []:
+                    if alias.startswith("re:"):
+                        self.patterns.append((re.compile(alias[3:], re.I), key, kind))
+                    else:
+                        exact = alias if re.fullmatch(r"[A-Z][A-Z.]{1,5}", alias) else None
+                        phrases.append((alias, (key, kind, exact)))
+        self.index = PhraseIndex(phrases)
+
+    @staticmethod
+    def _case_ok(text: str, start: int, end: int, value) -> bool:
+        exact = value[2]
+        return exact is None or text[start:end] == exact
+
+    def mentions(self, text: str) -> list[Mention]:
+        folded = fold(text)
+        candidates = self.index.candidates(text, folded, self._case_ok)
+        for pattern, entity, kind in self.patterns:
+            for m in pattern.finditer(text):
+                if (m.start() == 0 or not text[m.start() - 1].isalnum()) and \
+                        (m.end() >= len(text) or not text[m.end()].isalnum()):   # same bounds as phrases
+                    candidates.append((m.start(), m.end(), (entity, kind, None)))
+        return [Mention(start, end, value[0], value[1], text[start:end], bool(_POSSESSIVE.match(folded, end)))
+                for start, end, value in leftmost_longest(candidates)]
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Gazetteer":
@@ -65,15 +74,6 @@ class Gazetteer:
 
     def label(self, entity: str) -> str:
         return self.labels.get(entity, entity)
-
-    def mentions(self, text: str) -> list[Mention]:
-        found = []
-        for m in self._pattern.finditer(text):
-            group = next(g for g, v in m.groupdict().items() if v is not None and g != "poss")
-            entity, kind = self._kind_of[group]
-            end = m.end(group)
-            found.append(Mention(m.start(), end, entity, kind, m.group(group), bool(m.group("poss"))))
-        return found
 
     def entity_of(self, name: str) -> str | None:
         mentions = self.mentions(name)

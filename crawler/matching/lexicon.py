@@ -11,6 +11,7 @@ import yaml
 
 from config import CONFIG_DIR
 from crawler.errors import ConfigError
+from crawler.matching.phrases import PhraseIndex
 
 _DOUBLE = {"ship", "equip", "transfer", "commit", "plan", "get", "station"}
 
@@ -45,10 +46,10 @@ def _bounded(phrases: list[str]) -> re.Pattern:
 class Lexicon:
     verb_class: dict[str, str]          # inflected form → give | receive | fight
     verb_lemma: dict[str, str]
-    verbs: re.Pattern
-    nominals: re.Pattern
+    verbs: PhraseIndex                  # → (class, lemma)
+    nominals: PhraseIndex               # → lemma
     item_class: dict[str, str]          # lowercased phrase → class
-    items: re.Pattern
+    items: PhraseIndex                  # → class
     to_markers: re.Pattern              # a recipient marker ending right before a mention
     from_markers: re.Pattern
     status: dict[str, re.Pattern]
@@ -74,14 +75,9 @@ class Lexicon:
         marker = lambda words: re.compile(  # noqa: E731 - a marker must END the gap text
             rf"(?:^|\s)(?:{_alternation(words)})\s+(?:(?:the|its|a|an|their|his|her)\s+)?$", re.I)
         return cls(
-            verb_class=verb_class, verb_lemma=verb_lemma, verbs=_bounded(list(verb_class)),
-            nominals=_bounded(data["nominal"]), item_class=item_class, items=_bounded(list(item_class)),
+            verb_class=verb_class, verb_lemma=verb_lemma,
+            verbs=PhraseIndex((form, (verb_class[form], verb_lemma[form])) for form in verb_class),
+            nominals=PhraseIndex((n, n.lower()) for n in data["nominal"]), item_class=item_class,
+            items=PhraseIndex(item_class.items()),
             to_markers=marker(data["to_recipient"]), from_markers=marker(data["from_supplier"]),
             status={k: _bounded(v) for k, v in data["status"].items()})
-
-    def verb_info(self, form: str) -> tuple[str, str]:
-        key = " ".join(form.lower().split())
-        return self.verb_class[key], self.verb_lemma[key]
-
-    def item_of(self, phrase: str) -> str:
-        return self.item_class[" ".join(phrase.lower().split())]

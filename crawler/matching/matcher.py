@@ -12,7 +12,7 @@ from crawler.matching.events import Analysis, EventReader
 from crawler.matching.gazetteer import Gazetteer, Mention
 from crawler.matching.lexicon import Lexicon
 from crawler.matching.quantities import CASUALTY, quantity_before, value_of
-from crawler.matching.query import TermIndex, evaluate, terms_of
+from crawler.matching.query import TermIndex, terms_of
 from crawler.matching.sentences import split_sentences
 from crawler.matching.watches import Watch
 
@@ -49,13 +49,16 @@ class Matcher:
         self.reader = EventReader(self.gaz, self.lex)
         self.index = TermIndex(set().union(*(terms_of(w.query) for w in watches if w.query)))
         self._parties = set().union(*(set(p) for w in watches for p in w.directions)) if watches else set()
+        # shared, read-only answers for watches whose keyword query does not hold
+        self._unsatisfied = {w.name: MatchResult(w.name, False, 0.0, w.spec.severity, "",
+                                                 explanation=["keyword query not satisfied"])
+                             for w in watches}
 
     def match(self, title: str, text: str) -> list[MatchResult]:
         document = f"{title}\n{text}" if title else text
         hits = self.index.scan(document)
-        candidates = [w for w in self.watches if w.query is None or evaluate(w.query, hits) is not None]
-        results = {w.name: MatchResult(w.name, False, 0.0, w.spec.severity, "",
-                                       explanation=["keyword query not satisfied"]) for w in self.watches}
+        candidates = [w for w in self.watches if w.holds is None or w.holds(hits)]
+        results = dict(self._unsatisfied)
         if candidates:
             sentences = [s for _, s in split_sentences(document)]
             analysed = [self.reader.analyse(i, s) for i, s in enumerate(sentences)]
@@ -111,7 +114,7 @@ class Matcher:
             base, how = base * factor * weaker, f"{how}; supplier from {where}" if supplier else how
         if supplier is None or recipient is None:
             missing = "supplier" if supplier is None else "recipient"
-            return None, f"{self.lex.item_class.get('', '') or a.item[2]} without a {missing}"
+            return None, f"{a.item[2]} without a {missing}"
         pair = (supplier.entity, recipient.entity)
         if pair not in watch.directions:
             return None, f"{self.gaz.label(pair[0])} → {self.gaz.label(pair[1])} is not a watched direction"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from config import CONFIG_DIR
 from crawler.errors import ConfigError, QuerySyntaxError
-from crawler.matching.query import Node, parse_query
+from crawler.matching.query import Node, compile_query, parse_query
 
 
 class EventSpec(BaseModel):
@@ -45,6 +45,7 @@ class Watch:
         self.spec = spec
         self.name = spec.name
         self.query: Node | None = parse_query(spec.query) if spec.query else None
+        self.holds = compile_query(self.query) if self.query else None
         parties = spec.event.parties
         if spec.event.directions == "both":
             self.directions = {(a, b) for a in parties for b in parties if a != b}

@@ -1,0 +1,75 @@
+"""Matcher cost against extraction cost on the 181 corpus pages.
+
+    python bench/matcher_speed.py
+
+Classifies the extracted text with the default watch, then with 100 and 1,000 generated watches
+(random party pairs from the gazetteer, keyword queries over their names), and prints docs/s and
+MB/s on one core, next to trafilatura's extraction time on the same pages.
+Goals: default watch < 10% of extraction time; 1,000 watches < 50%."""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._corpus import pages  # noqa: E402
+from crawler.article import NotAnArticle  # noqa: E402
+from crawler.extract import extract  # noqa: E402
+from crawler.matching import Matcher, load_watch  # noqa: E402
+from crawler.matching.gazetteer import Gazetteer  # noqa: E402
+from crawler.matching.watches import Watch, WatchSpec  # noqa: E402
+
+ITEMS = ["troops", "artillery", "shells", "missiles", "rocket_launchers", "drones", "air_defence",
+         "weapons", "aircraft", "technology"]
+
+
+def generated_watches(count: int, seed: int = 7) -> list[Watch]:
+    rng = random.Random(seed)
+    gazetteer = Gazetteer.load()
+    entities = sorted(gazetteer.labels)
+    watches = []
+    for i in range(count):
+        a, b = rng.sample(entities, 2)
+        name_a, name_b = gazetteer.label(a).lower(), gazetteer.label(b).lower()
+        extra = rng.choice(["war", "military", "minister", "deal", "sanctions", "army", "talks"])
+        query = f'("{name_a}*" OR "{name_b}*") AND ({extra} OR "{name_b}") NOT "test {i}"'
+        watches.append(Watch(WatchSpec(name=f"gen-{i}", query=query, threshold=0.6, event={
+            "parties": [a, b], "items": rng.sample(ITEMS, rng.randint(2, 6))})))
+    return watches
+
+
+def main() -> None:
+    corpus = pages()
+    docs, started = [], time.perf_counter()
+    for page_id, html in corpus.items():
+        try:
+            e = extract(html, f"http://127.0.0.1/{page_id}")
+            docs.append((e.title or "", e.text))
+        except NotAnArticle:
+            pass
+    extraction = time.perf_counter() - started
+    megabytes = sum(len(t.encode()) + len(x.encode()) for t, x in docs) / 1e6
+    print(f"extraction (trafilatura): {len(corpus)} pages in {extraction:.2f} s; "
+          f"{len(docs)} texts, {megabytes:.2f} MB")
+    default = load_watch("nk-russia-aid")
+    ungated = Watch(default.spec.model_copy(update={"query": None, "name": "nk-russia-aid-ungated"}))
+    for label, watches in [("default watch", [default]),
+                           ("default, no keyword gate (event analysis on every text)", [ungated]),
+                           ("100 watches", generated_watches(100)),
+                           ("1,000 watches", generated_watches(1000))]:
+        matcher = Matcher(watches)
+        matcher.match(*docs[0])                                  # warm up
+        started = time.perf_counter()
+        matched = sum(any(r.matched for r in matcher.match(title, text)) for title, text in docs)
+        elapsed = time.perf_counter() - started
+        print(f"{label}: {elapsed:6.3f} s  {len(docs) / elapsed:8.1f} docs/s  "
+              f"{megabytes / elapsed:6.2f} MB/s (1 core)  = {100 * elapsed / extraction:5.1f}% of extraction"
+              f"  [{matched} docs matched]")
+
+
+if __name__ == "__main__":
+    main()
