@@ -108,3 +108,12 @@ def test_unknown_watch_is_a_config_error(tmp_path, capsys):
     path.write_text("watches:\n  - include: no-such-watch\n")
     assert main(["-c", str(path), "check"]) == 2
     assert "no-such-watch" in capsys.readouterr().err
+
+
+def test_shipped_example_config_is_valid(monkeypatch):
+    from config import CONFIG_DIR
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    config = load_config(CONFIG_DIR / "example.yaml")
+    assert [s.type for s in config.sources] == ["feed", "sitemap", "listing"]
+    assert config.channel_names() == ["slack", "webhook", "email"]

@@ -221,3 +221,23 @@ def test_page_without_text_is_skipped_with_reason_and_canonical_duplicates_store
     assert report2.sources[0].new == 0 and report2.sources[0].skipped == 1
     with sessions() as session:
         assert session.scalars(select(FetchState)).first() is not None
+
+
+def test_status_shows_source_health_and_the_alert_queue(site, corpus, tmp_path, capsys):
+    good = _serve_corpus(site, corpus, "status", 2, start=70)
+    site.pages["/status-ok.xml"] = Page(rss(site.base, good), "application/rss+xml")
+    config = write_config(tmp_path, [
+        {"name": "healthy", "type": "feed", "url": site.url("/status-ok.xml")},
+        {"name": "broken", "type": "feed", "url": site.url("/status-missing.xml")}])
+    assert main(["-c", str(config), "--log-level", "ERROR", "crawl"]) == 1
+    assert main(["-c", str(config), "--log-level", "ERROR", "crawl"]) == 1
+    capsys.readouterr()
+
+    assert main(["-c", str(config), "status"]) == 0
+
+    out = capsys.readouterr().out
+    healthy = next(line for line in out.splitlines() if line.startswith("healthy"))
+    broken = next(line for line in out.splitlines() if line.startswith("broken"))
+    assert "s ago" in healthy and healthy.split()[-2:] == ["0", "2"]     # 0 failures, 2 new in 24 h
+    assert "never" in broken and " 2 " in broken and "HTTP 404" in broken
+    assert "alerts: 0 pending, 0 dead" in out
