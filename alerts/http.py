@@ -57,3 +57,24 @@ def post(session: requests.Session, url: str, body: bytes, headers: dict[str, st
     if status in PERMANENT or any(marker in text for marker in permanent_bodies):
         return Outcome.dead(detail)
     return Outcome.retry(detail)
+
+
+class HttpChannel:
+    """What the Slack and webhook channels share: a keep-alive session and the POST policy."""
+
+    digest = None
+
+    def __init__(self, name: str, spec, network):
+        self.name = name
+        self.spec = spec
+        self.network = network
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"wirewatch (+{network.contact})"
+
+    def post(self, body: bytes, headers: dict[str, str], timeout: float,
+             permanent_bodies: tuple[str, ...] = ()) -> Outcome:
+        return post(self.session, self.spec.url, body, headers, timeout, self.network.allow_private,
+                    permanent_bodies)
+
+    def close(self) -> None:
+        self.session.close()

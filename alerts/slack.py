@@ -7,12 +7,10 @@ import json
 import threading
 import time
 
-import requests
-
-from alerts.http import post
+from alerts.http import HttpChannel
 from alerts.model import Outcome, fact_line
 from alerts.render import evidence_sentence, headline, text_body
-from crawler.config import Network, SlackChannel as SlackSpec
+from crawler.config import SlackChannel as SlackSpec
 from crawler.secrets import mask
 
 _PACE: dict[str, float] = {}
@@ -49,15 +47,8 @@ def blocks(payload: dict) -> list[dict]:
     return out
 
 
-class SlackChannel:
-    digest = None
-
-    def __init__(self, name: str, spec: SlackSpec, network: Network):
-        self.name = name
-        self.spec = spec
-        self.network = network
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"wirewatch (+{network.contact})"
+class SlackChannel(HttpChannel):
+    spec: SlackSpec
 
     def describe(self) -> str:
         return f"{self.name}: slack {mask(self.spec.url)}"
@@ -75,9 +66,5 @@ class SlackChannel:
     def send(self, payload: dict) -> Outcome:
         body = json.dumps({"text": text_body(payload)[:3000], "blocks": blocks(payload)}).encode()
         self._pace()
-        return post(self.session, self.spec.url, body, {"Content-Type": "application/json"},
-                    timeout=15.0, allow_private=self.network.allow_private,
-                    permanent_bodies=_PERMANENT_ERRORS)
-
-    def close(self) -> None:
-        self.session.close()
+        return self.post(body, {"Content-Type": "application/json"}, timeout=15.0,
+                         permanent_bodies=_PERMANENT_ERRORS)

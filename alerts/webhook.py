@@ -12,11 +12,9 @@ import hmac
 import json
 import time
 
-import requests
-
-from alerts.http import post
+from alerts.http import HttpChannel
 from alerts.model import Outcome
-from crawler.config import Network, WebhookChannel as WebhookSpec
+from crawler.config import WebhookChannel as WebhookSpec
 from crawler.secrets import mask
 
 
@@ -35,15 +33,8 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-class WebhookChannel:
-    digest = None
-
-    def __init__(self, name: str, spec: WebhookSpec, network: Network):
-        self.name = name
-        self.spec = spec
-        self.network = network
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"wirewatch (+{network.contact})"
+class WebhookChannel(HttpChannel):
+    spec: WebhookSpec
 
     def describe(self) -> str:
         return f"{self.name}: webhook {mask(self.spec.url)}{', signed' if self.spec.secret else ''}"
@@ -55,8 +46,4 @@ class WebhookChannel:
                    "webhook-timestamp": str(timestamp)}
         if self.spec.secret:
             headers["webhook-signature"] = sign(self.spec.secret, payload["id"], timestamp, body)
-        return post(self.session, self.spec.url, body, headers, timeout=self.spec.timeout,
-                    allow_private=self.network.allow_private)
-
-    def close(self) -> None:
-        self.session.close()
+        return self.post(body, headers, timeout=self.spec.timeout)

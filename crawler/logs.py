@@ -24,8 +24,20 @@ def _quiet_frameworks(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.ERROR or not record.name.startswith(("scrapy", "twisted", "py.warnings"))
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (it may be replaced after logging is set up)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.addFilter(_quiet_frameworks)
     handler.addFilter(RedactingFilter())
     if fmt == "json":

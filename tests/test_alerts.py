@@ -275,3 +275,35 @@ def test_email_digest_groups_due_alerts_into_one_message(tmp_path, smtp_plain):
 def rows_all(sessions) -> list[Outbox]:
     with sessions() as session:
         return list(session.scalars(select(Outbox)))
+
+
+def test_webhook_target_on_a_private_address_is_refused_unless_allowed(tmp_path, receiver):
+    url = receiver.script("/private", Answer(200))
+    config = parse_config(f"""
+storage: sqlite:///{tmp_path / 'alerts.db'}
+network: {{allow_private: false}}
+channels: [{{type: webhook, url: '{url}'}}]""")
+    sessions = open_database(config.storage)
+    store_match(config, sessions)
+
+    deliver(config, sessions, seconds=0.5)
+
+    row = rows(sessions)["webhook"]
+    assert row.status == "dead" and "loopback" in row.last_error
+    assert receiver.at("/private") == []
+
+
+def test_slack_sends_at_most_one_message_a_second_per_webhook(tmp_path, receiver):
+    url = receiver.script("/paced", Answer(200))
+    config, sessions = make(tmp_path, f"  - {{type: slack, url: '{url}'}}")
+    store_match(config, sessions)
+    store_match(config, sessions, title="Pyongyang ships more shells to Moscow", url="https://news.example/a2",
+                text="Pyongyang has shipped 1.5 million artillery shells to Moscow since August, officials said.")
+    store_match(config, sessions, title="Russia gives North Korea air defence systems", url="https://news.example/a3",
+                text="Russia has delivered Pantsir air defence systems to North Korea, Seoul said on Monday.")
+
+    deliver(config, sessions, seconds=5)
+
+    times = [r.at for r in receiver.at("/paced")]
+    assert len(times) == 3
+    assert all(b - a >= 0.95 for a, b in zip(times, times[1:]))

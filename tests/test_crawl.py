@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
+
+import pytest
 
 from sqlalchemy import select
 
@@ -241,3 +244,34 @@ def test_status_shows_source_health_and_the_alert_queue(site, corpus, tmp_path, 
     assert "s ago" in healthy and healthy.split()[-2:] == ["0", "2"]     # 0 failures, 2 new in 24 h
     assert "never" in broken and " 2 " in broken and "HTTP 404" in broken
     assert "alerts: 0 pending, 0 dead" in out
+
+
+def test_every_redirect_hop_is_checked_against_private_addresses():
+    from scrapy import Request
+    from scrapy.exceptions import IgnoreRequest
+
+    from crawler.middlewares import AddressGuardMiddleware
+
+    guard = AddressGuardMiddleware(allow_private=False)
+    for url in ("http://10.1.2.3/next", "http://169.254.169.254/latest/meta-data/", "ftp://example.org/x"):
+        with pytest.raises(IgnoreRequest, match="refused"):
+            guard.process_request(Request(url, meta={"redirect_times": 1}))
+    assert AddressGuardMiddleware(allow_private=True).process_request(Request("http://10.1.2.3/")) is None
+
+
+def test_json_logs_carry_counts_and_never_a_secret(site, corpus, tmp_path, capfd, monkeypatch):
+    paths = _serve_corpus(site, corpus, "jsonlog", 1, start=80)
+    site.pages["/jsonlog.xml"] = Page(rss(site.base, paths), "application/rss+xml")
+    monkeypatch.setenv("HOOK_URL", site.url("/hooks/secret-token-abc123"))
+    config = write_config(tmp_path, [{"name": "j", "type": "feed", "url": site.url("/jsonlog.xml")}],
+                          channels=[{"type": "webhook", "url": "${HOOK_URL}"}])
+    from crawler.secrets import register
+    register(site.url("/hooks/secret-token-abc123"))
+
+    main(["-c", str(config), "--log-format", "json", "crawl"])
+
+    err = capfd.readouterr().err
+    records = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert records and all({"time", "level", "message"} <= set(r) for r in records)
+    assert any("new:" in r["message"] for r in records)
+    assert "secret-token-abc123" not in err
