@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -13,7 +16,7 @@ from sqlalchemy import select
 from crawler.cli import main
 from crawler.localsite import LocalSite, Page
 from crawler.storage import Article, FetchState, SeenUrl
-from tests.conftest import crawl_config, rss, write_config
+from tests.conftest import REPO, crawl_config, rss, write_config
 
 
 def _serve_corpus(site, corpus, prefix: str, count: int, start: int = 0) -> list[str]:
@@ -259,18 +262,17 @@ def test_every_redirect_hop_is_checked_against_private_addresses():
     assert AddressGuardMiddleware(allow_private=True).process_request(Request("http://10.1.2.3/")) is None
 
 
-def test_json_logs_carry_counts_and_never_a_secret(site, corpus, tmp_path, capfd, monkeypatch):
+def test_json_logs_carry_counts_and_never_a_secret(site, corpus, tmp_path):
     paths = _serve_corpus(site, corpus, "jsonlog", 1, start=80)
     site.pages["/jsonlog.xml"] = Page(rss(site.base, paths), "application/rss+xml")
-    monkeypatch.setenv("HOOK_URL", site.url("/hooks/secret-token-abc123"))
     config = write_config(tmp_path, [{"name": "j", "type": "feed", "url": site.url("/jsonlog.xml")}],
                           channels=[{"type": "webhook", "url": "${HOOK_URL}"}])
-    from crawler.secrets import register
-    register(site.url("/hooks/secret-token-abc123"))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HOOK_URL": site.url("/hooks/secret-token-abc123")}
 
-    main(["-c", str(config), "--log-format", "json", "crawl"])
+    done = subprocess.run([sys.executable, "-m", "crawler.cli", "-c", str(config), "--log-format", "json",
+                           "crawl"], env=env, capture_output=True, text=True, timeout=120)
 
-    err = capfd.readouterr().err
+    err = done.stderr
     records = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert records and all({"time", "level", "message"} <= set(r) for r in records)
     assert any("new:" in r["message"] for r in records)
