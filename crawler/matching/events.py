@@ -31,6 +31,10 @@ _ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which
                            r"are|was|were|said|says|after|before|as|against)\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|never|no evidence|denied|denies|deny|denying|rejected|dismissed|"
                        r"refuted|false|no sign|unfounded)\b", re.I)
+# "to" that introduces a source, a cause or a comparison, not a recipient
+_NOT_RECIPIENT = re.compile(r"\b(?:according|due|thanks|close|next|similar|compared|addition|prior|owing|"
+                            r"up|referring|response|relation|regard|contrary|linked|tied|attributed)\s+to\s+"
+                            r"(?:the\s+)?$", re.I)
 _PASSIVE_FORM = re.compile(r"(?:ed|en|sent|sold|given|lent|fed|fought)$", re.I)
 _TRUE_RECEIVE = {"receive", "obtain", "acquire", "buy", "purchase", "import", "get", "procure",
                  "take delivery of", "source"}
@@ -91,12 +95,15 @@ class EventReader:
         mentions = self.gaz.mentions(sent)
         folded = fold(sent)
         items = [i for i in self.lex.items.find(sent, folded)
-                 if not any(m.start <= i[0] and i[1] <= m.end for m in mentions)]
+                 if not any(m.start <= i[0] and i[1] <= m.end for m in mentions)
+                 and not self.lex.modifier_heads.match(sent, i[1])]
         anchors = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.verbs.find(sent, folded)]
+        agents = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.agents.find(sent, folded)]
         anchors += [Anchor(s, e, "nominal", lemma, sent[s:e]) for s, e, lemma in self.lex.nominals.find(sent, folded)]
         anchors = [a for a in anchors if not any(i[0] <= a.start < i[1] for i in items)
                    and not any(m.start <= a.start < m.end for m in mentions)
                    and not (a.kind != "nominal" and self._noun_position(sent, a, mentions))]
+        anchors += [a for a in agents if not any(a.start < x.end and x.start < a.end for x in anchors)]
         return mentions, [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
 
     def _analyse_item(self, index: int, sent: str, item, anchors: list[Anchor],
@@ -105,7 +112,7 @@ class EventReader:
         before = [a for a in anchors if a.end <= item[0] and _tokens(sent[a.end:item[0]]) <= 12
                   and not _CLAUSE_BREAK.search(sent[a.end:item[0]])]
         after = [a for a in anchors if a.start >= item[1] and a.kind != "nominal"
-                 and _tokens(sent[item[1]:a.start]) <= 8 and not _CLAUSE_BREAK.search(sent[item[1]:a.start])]
+                 and _tokens(sent[item[1]:a.start]) <= 10 and not _CLAUSE_BREAK.search(sent[item[1]:a.start])]
         if before:
             tries = [self._active(index, sent, item, anchor, mentions, origin)
                      for anchor in sorted(before, key=lambda a: -a.end)[:3]]
@@ -285,6 +292,6 @@ class EventReader:
                 continue
             if re.search(r"\bwith\s+(?:the\s+)?$", gap) and kind != "fight" and lemma not in _WITH_VERBS:
                 continue
-            if self.lex.to_markers.search(gap):
+            if self.lex.to_markers.search(gap) and not _NOT_RECIPIENT.search(gap):
                 return m
         return None

@@ -30,6 +30,8 @@ def inflect(lemma: str) -> set[str]:
     else:
         double = head + head[-1] if head in _DOUBLE and head != "station" else head
         forms |= {head + "s", double + "ed", double + "ing"}
+        if head.endswith("l") and not head.endswith("ll"):      # British: funnelled, channelling
+            forms |= {head + "led", head + "ling"}
     return {f + tail for f in forms}
 
 
@@ -50,6 +52,8 @@ class Lexicon:
     nominals: PhraseIndex               # → lemma
     item_class: dict[str, str]          # lowercased phrase → class
     items: PhraseIndex                  # → class
+    agents: PhraseIndex                 # "a key supplier of shells" → read as the verb "supply"
+    modifier_heads: re.Pattern          # "missile factory": the item word only modifies the noun after it
     to_markers: re.Pattern              # a recipient marker ending right before a mention
     from_markers: re.Pattern
     status: dict[str, re.Pattern]
@@ -79,5 +83,7 @@ class Lexicon:
             verbs=PhraseIndex((form, (verb_class[form], verb_lemma[form])) for form in verb_class),
             nominals=PhraseIndex((n, n.lower()) for n in data["nominal"]), item_class=item_class,
             items=PhraseIndex(item_class.items()),
+            agents=PhraseIndex((a, ("give", "supply")) for a in data.get("agent", [])),
+            modifier_heads=re.compile(rf"[\s-]+(?:{_alternation(data.get('modified_by', []))})(?![\w-])", re.I),
             to_markers=marker(data["to_recipient"]), from_markers=marker(data["from_supplier"]),
             status={k: _bounded(v) for k, v in data["status"].items()})

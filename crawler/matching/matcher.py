@@ -18,6 +18,7 @@ from crawler.matching.watches import Watch
 
 _NEGATION = re.compile(r"\b(?:not|never|no evidence|den(?:y|ied|ies|ying)|rejected|dismissed|refuted|"
                        r"no sign|unfounded|false claims?|doubts?|doubted|unlikely|if ever)\b", re.I)
+_HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event)\b", re.I)
 _HEADLINE_TO = re.compile(r"^\s+to\s", re.I)      # "Russia to share technology with ..."
 
 
@@ -122,6 +123,9 @@ class Matcher:
         if _NEGATION.search(sent[max(0, start - 60):start]):
             base *= 0.5
             how += "; negated"
+        elif _HYPOTHETICAL.search(sent[max(0, start - 80):start]):
+            base *= 0.5
+            how += "; hypothetical"
         quantity, approx = quantity_before(sent[:a.item[0]])
         return {"sentence_index": a.sentence, "sentence": sent, "supplier": supplier,
                 "recipient": recipient, "item": a.item, "anchor": a.anchor, "score": round(base, 3),
