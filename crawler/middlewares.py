@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import Response
 
 from crawler.errors import SourceError
 from crawler.netguard import check_url
@@ -63,6 +62,3 @@ class ConditionalGetMiddleware:
         if last_modified:
             request.headers.setdefault("If-Modified-Since", last_modified)
         return None
-
-    def process_response(self, request: Request, response: Response, spider=None):
-        return response

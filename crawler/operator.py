@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from crawler.config import Config
 from crawler.secrets import mask
@@ -27,7 +28,7 @@ def deliver_due(config: Config, sessions, max_seconds: float = ONE_OFF_DELIVERY_
 
 def describe_channel(name: str, spec) -> str:
     if spec.type in ("slack", "webhook"):
-        extra = f", signed" if getattr(spec, "secret", None) else ""
+        extra = ", signed" if getattr(spec, "secret", None) else ""
         return f"{name}: {spec.type} {mask(spec.url)}{extra}"
     if spec.type == "email":
         auth = f", login {spec.username} / ***" if spec.username else ""
@@ -40,7 +41,8 @@ def describe_channel(name: str, spec) -> str:
 def print_plan(config: Config) -> int:
     from crawler.matching import load_watch
     from crawler.storage import resolve_url
-    print(f"storage: {mask(resolve_url(config.storage, config.base_dir)) if '@' in config.storage else resolve_url(config.storage, config.base_dir)}")
+    storage = make_url(resolve_url(config.storage, config.base_dir)).render_as_string(hide_password=True)
+    print(f"storage: {storage}")
     print(f"network: allow_private={config.network.allow_private} timeout={config.network.timeout:g}s "
           f"max_bytes={config.network.max_bytes} per_domain={config.network.per_domain}")
     print(f"sources ({len(config.sources)}):")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from crawler.matching.gazetteer import Gazetteer, Mention
 from crawler.matching.lexicon import Lexicon
 from crawler.matching.phrases import fold
-from crawler.matching.quantities import quantity_before
 
 _HEAD_NOUN = re.compile(
     r"^\s+(?:government|military|army|armed forces|forces|regime|leader|leadership|authorities|officials|"
@@ -29,8 +28,8 @@ _ORIGIN_GAP = re.compile(r"^(?:['’]s)?[\s-]*(?:(?:made|produced|built|manufact
                          r"designed|origin|[\w,.-]+)\s+){0,4}$", re.I)
 _ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which|who|has|have|had|is|"
                            r"are|was|were|said|says|after|before|as|against)\b", re.I)
-_NEGATION = re.compile(r"\b(?:not|never|no evidence|denied|denies|deny|denying|rejected|dismissed|"
-                       r"refuted|false|no sign|unfounded)\b", re.I)
+_ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
+                           re.I)
 # "to" that introduces a source, a cause or a comparison, not a recipient
 _NOT_RECIPIENT = re.compile(r"\b(?:according|due|thanks|close|next|similar|compared|addition|prior|owing|"
                             r"up|referring|response|relation|regard|contrary|linked|tied|attributed)\s+to\s+"
@@ -222,11 +221,9 @@ class EventReader:
                         (m.kind in ("name", "capital") and not gap.strip()):     # "DPRK ammunition"
                     return m
                 break
-        for m in mentions:
-            if m.start >= item[1]:
-                follow = re.fullmatch(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
-                                      sent[item[1]:m.start], re.I)
-                return m if follow and m.kind != "location" else None
+        after = next((m for m in mentions if m.start >= item[1]), None)      # "troops from North Korea"
+        if after is not None and after.kind != "location" and _ORIGIN_AFTER.fullmatch(sent[item[1]:after.start]):
+            return after
         return None
 
     def _subject(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> Mention | None:
