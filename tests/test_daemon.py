@@ -180,3 +180,36 @@ def test_sighup_with_a_broken_config_keeps_the_old_schedule(world):
     assert wait_for(lambda: "config reloaded" in daemon.output(), 10), daemon.output()
     daemon.signal(signal.SIGTERM)
     assert daemon.process.wait(timeout=15) == 0
+
+
+def test_quiet_source_sends_one_operational_alert(world):
+    config = world["config"]
+    config.write_text(config.read_text().replace("quiet_after: null", "quiet_after: 2s"))
+    daemon = world["start"]()
+    receiver = world["receiver"]
+
+    def quiet():
+        return [b for b in (json.loads(r.body) for r in receiver.at("/hook")) if b.get("event") == "quiet"]
+
+    assert wait_for(quiet, 20), daemon.output()
+    time.sleep(3)
+    assert len(quiet()) == 1 and "no new article since" in quiet()[0]["message"]
+
+
+def test_overdue_sources_run_at_once_and_the_others_wait():
+    import datetime as dt
+
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from crawler.config import Source
+    from crawler.daemon import Daemon
+    from crawler.storage import SourceState, utcnow
+
+    source = Source(name="s", type="feed", url="https://example.org/feed", every="1h")
+    trigger = IntervalTrigger(hours=1)
+    now = dt.datetime.now(dt.timezone.utc)
+    assert Daemon._first_run(source, trigger, None) - now < dt.timedelta(seconds=5)
+    stale = SourceState(source="s", last_success=utcnow() - dt.timedelta(hours=2))
+    assert Daemon._first_run(source, trigger, stale) - now < dt.timedelta(seconds=5)
+    fresh = SourceState(source="s", last_success=utcnow() - dt.timedelta(minutes=10))
+    assert dt.timedelta(minutes=49) < Daemon._first_run(source, trigger, fresh) - now < dt.timedelta(minutes=50, seconds=5)
