@@ -38,15 +38,13 @@ def assign_story(session: Session, watch: str, article: Article, facts: list[dic
     keys = {fact_key(f) for f in facts}
     since = utcnow() - STORY_WINDOW
     best, best_score = None, 0.0
-    for story in session.scalars(select(Story).where(Story.watch == watch, Story.updated_at >= since)):
+    recent = list(session.scalars(select(Story).where(Story.watch == watch, Story.updated_at >= since)))
+    for story in recent:
         score = _similarity(terms, set(story.terms))
         if score > best_score:
             best, best_score = story, score
     if best is None or best_score < SAME_STORY:
-        duplicate = session.scalar(select(Article.story_id).where(
-            Article.content_hash == article.content_hash, Article.id != article.id,
-            Article.story_id.is_not(None)))
-        best = session.get(Story, duplicate) if duplicate else None
+        best = _duplicate_text(session, article) or _restated_figures(recent, keys)
     if best is None:
         story = Story(watch=watch, title=article.title, terms=sorted(terms), signature=sorted(keys))
         session.add(story)
@@ -57,3 +55,22 @@ def assign_story(session: Session, watch: str, article: Article, facts: list[dic
     best.signature = sorted(set(best.signature) | keys)
     best.updated_at = utcnow()
     return best, bool(new_keys)
+
+
+def _duplicate_text(session: Session, article: Article) -> Story | None:
+    """The same text published again (syndication, a second URL)."""
+    story_id = session.scalar(select(Article.story_id).where(
+        Article.content_hash == article.content_hash, Article.id != article.id, Article.story_id.is_not(None)))
+    return session.get(Story, story_id) if story_id else None
+
+
+def _restated_figures(recent: list[Story], keys: set[str]) -> Story | None:
+    """A roundup that restates a story's figures ("11,000 troops") under another headline.
+    Only figures count: a report without numbers may be news however similar it sounds."""
+    figures = {k for k in keys if not k.endswith(":")}
+    if not figures:
+        return None
+    for story in recent:
+        if figures <= set(story.signature):
+            return story
+    return None

@@ -40,6 +40,10 @@ def test_same_story_from_another_outlet_alerts_once_new_facts_alert_again(tmp_pa
     assert another("https://c.example/2", TITLE + " - update",
                    TEXT + " Pyongyang has also supplied 50 KN-23 missiles to Moscow.") == 1   # new fact
     assert len(outbox(sessions)) == 2
+    roundup = ("Ukraine war, day 1,000: what we know. Russia keeps up strikes on the power grid. North Korea "
+               "has sent approximately 11,000 troops to Russia, Seoul says.")
+    assert another("https://d.example/3", "Ukraine war at 1,000 days", roundup) == 0     # figures restated
+    assert another("https://e.example/4", "Ukraine war at 1,001 days", roundup.replace("11,000", "14,000")) == 1
 
 
 def test_crash_after_match_commit_before_send_delivers_exactly_once(tmp_path):
