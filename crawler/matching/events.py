@@ -177,6 +177,17 @@ class EventReader:
 
     def _after_item(self, index, sent, item, anchor: Anchor, mentions, origin) -> Analysis:
         result = Analysis(index, item, anchor, origin=origin, base=0.9)
+        relative = self._relative_subject(sent, item, anchor, mentions)
+        if relative is not None and anchor.kind in ("give", "receive"):
+            # "the 14,000 troops Pyongyang has sent to Moscow", "shells that Russia received from ..."
+            result.rule = "item, then who moved it"
+            marker = self.lex.from_markers if anchor.kind == "receive" else None
+            other = self._marked(sent, anchor.end, mentions, marker) if marker else \
+                self._marked_recipient(sent, anchor.end, mentions, anchor.kind, anchor.lemma)
+            result.supplier, result.recipient = (origin or other, relative) if anchor.kind == "receive" \
+                else (relative, other)
+            result.may_borrow_supplier = anchor.kind == "receive"
+            return result
         passive = bool(_PASSIVE_FORM.search(anchor.text)) and anchor.text.lower() != anchor.lemma
         if anchor.kind == "receive":
             result.rule = "item used by receiver"
@@ -199,6 +210,21 @@ class EventReader:
         direct = None if passive else self._object(sent, anchor, mentions)
         result.recipient = direct or self._marked_recipient(sent, anchor.end, mentions, anchor.kind, anchor.lemma)
         return result
+
+    @staticmethod
+    def _relative_subject(sent: str, item, anchor: Anchor, mentions: list[Mention]) -> Mention | None:
+        """The subject of a relative clause on the item: 'troops (that) Pyongyang has sent'."""
+        inside = [m for m in mentions if item[1] <= m.start and m.end <= anchor.start]
+        if len(inside) != 1 or inside[0].possessive or inside[0].kind in ("demonym", "location"):
+            return None
+        m = inside[0]
+        lead, rest = sent[item[1]:m.start], sent[m.end:anchor.start]
+        if not re.fullmatch(r"\s*(?:,\s*)?(?:that|which)?\s*(?:the\s+)?", lead, re.I):
+            return None
+        if not re.fullmatch(r"\s+(?:(?:has|have|had|is|was|were|are|will|would|may|could|reportedly|"
+                            r"already|also|now|been|allegedly|since|so\s+far)\s+)*", rest, re.I):
+            return None
+        return m
 
     @staticmethod
     def _noun_position(sent: str, anchor: Anchor, mentions: list[Mention]) -> bool:

@@ -27,7 +27,8 @@ _QUANTITY_BEFORE = re.compile(
     r"times|months?|weeks?|hours?)\b)[\w’'-]+){0,4}\s*$", re.I)
 CASUALTY = re.compile(
     rf"(?:(?P<approx>{_APPROX})\s+)?(?:{NUMBER})\s+(?:(?:[\w’'-]+\s+){{0,3}}?)(?:have\s+been\s+|had\s+been\s+|"
-    r"were\s+|have\s+|had\s+|are\s+|been\s+)?(?P<what>killed|wounded|injured|captured|dead)\b", re.I)
+    r"were\s+|have\s+|had\s+|are\s+|been\s+)?(?P<what>(?:killed|wounded|injured|captured|dead)"
+    r"(?:\s+or\s+(?:killed|wounded|injured|captured))?)\b", re.I)
 
 
 def _words_value(text: str) -> float | None:
