@@ -1,0 +1,86 @@
+"""The shared deployment: the same crawl, alerts and daemon lock on a real PostgreSQL server
+(a throwaway cluster started by this fixture on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crawler.errors import LockedError
+from crawler.localsite import Page
+from crawler.lock import DaemonLock
+from crawler.storage import Article, Outbox
+from tests.conftest import crawl_config, rss, write_config
+from tests.servers import free_port
+
+
+def _binary(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs them)")
+    base = Path(tempfile.mkdtemp(prefix="wirewatch-pg-"))       # reachable by the postgres user
+    prefix: list[str] = []
+    if os.geteuid() == 0:                           # initdb refuses to run as root
+        user = pwd.getpwnam("postgres")
+        os.chown(base, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", free_port()
+    subprocess.run(prefix + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
+                   capture_output=True)
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_crawl_matches_and_alerts_into_postgresql(site, corpus, tmp_path, postgres_url):
+    from crawler.demo import build_site, load_articles
+    articles = load_articles()[:2]
+    pages = build_site(articles, site.base)
+    paths = [f"/pg/{a['slug']}.html" for a in articles]
+    for path, article in zip(paths, articles):
+        site.pages[path] = pages[f"/{article['slug']}.html"]
+    site.pages["/pg.xml"] = Page(rss(site.base, paths), "application/rss+xml")
+    config = write_config(tmp_path, [{"name": "pg", "type": "feed", "url": site.url("/pg.xml")}],
+                          storage=postgres_url, channels=[{"type": "console"}])
+
+    report, sessions = crawl_config(config)
+    again, again_sessions = crawl_config(config)
+    try:
+        assert report.ok and report.sources[0].new == 2 and report.sources[0].matches == 2
+        assert again.sources[0].fetched == 0
+        with sessions() as session:
+            assert len(session.scalars(select(Article)).all()) == 2
+            assert {row.status for row in session.scalars(select(Outbox))} == {"pending"}
+    finally:
+        for factory in (sessions, again_sessions):
+            factory.kw["bind"].dispose()
+
+
+def test_one_daemon_per_postgresql_database(postgres_url):
+    first = DaemonLock(postgres_url)
+    first.acquire()
+    try:
+        with pytest.raises(LockedError, match="already running"):
+            DaemonLock(postgres_url).acquire()
+    finally:
+        first.release()
+    again = DaemonLock(postgres_url)
+    again.acquire()
+    again.release()
