@@ -33,7 +33,7 @@ _ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by
 # "to" that introduces a source, a cause or a comparison, not a recipient
 _NOT_RECIPIENT = re.compile(r"\b(?:according|due|thanks|close|next|similar|compared|addition|prior|owing|"
                             r"up|referring|response|relation|regard|contrary|linked|tied|attributed)\s+to\s+"
-                            r"(?:the\s+)?$", re.I)
+                            r"(?:(?:the|a|an)\s+)?(?:\w+\s+)?$", re.I)
 _PASSIVE_FORM = re.compile(r"(?:ed|en|sent|sold|given|lent|fed|fought)$", re.I)
 _TRUE_RECEIVE = {"receive", "obtain", "acquire", "buy", "purchase", "import", "get", "procure",
                  "take delivery of", "source"}
@@ -207,6 +207,7 @@ class EventReader:
         by = self._marked(sent, anchor.end, mentions, re.compile(r"\bby\s+(?:the\s+)?$", re.I),
                           first_only=True) if passive else None
         result.supplier = origin or by
+        result.may_borrow_supplier = passive          # "1,500 special forces sent to Russia"
         direct = None if passive else self._object(sent, anchor, mentions)
         result.recipient = direct or self._marked_recipient(sent, anchor.end, mentions, anchor.kind, anchor.lemma)
         return result

@@ -111,7 +111,7 @@ class Matcher:
             base, how = base * factor, f"{how}; recipient from {where}" if recipient else how
         elif recipient is not None and supplier is None and a.may_borrow_supplier:
             supplier, factor, where = self._borrow(watch, recipient.entity, a, sentences, analysed, False)
-            weaker = 1.0 if a.anchor is not None and a.anchor.kind == "nominal" else 0.7
+            weaker = 0.7 if a.anchor is not None and a.anchor.kind == "receive" else 1.0
             base, how = base * factor * weaker, f"{how}; supplier from {where}" if supplier else how
         if supplier is None or recipient is None:
             missing = "supplier" if supplier is None else "recipient"
