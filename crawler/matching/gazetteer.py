@@ -45,7 +45,7 @@ class Gazetteer:
                     else:
                         exact = alias if re.fullmatch(r"[A-Z][A-Z.]{1,5}", alias) else None
                         phrases.append((alias, (key, kind, exact)))
-        self.index = PhraseIndex(phrases)
+        self.index = PhraseIndex(phrases, hyphen_joins=False)
 
     @staticmethod
     def _case_ok(text: str, start: int, end: int, value) -> bool:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 import ahocorasick
 
 _FOLD = re.compile(r"\s")
-_WORDCHAR = re.compile(r"\w")       # a hyphen is a boundary: "North Korean-built", "Russia-North Korea"
+_WORDCHAR = re.compile(r"\w")
 
 
 def fold(text: str) -> str:
@@ -22,7 +22,10 @@ def fold(text: str) -> str:
 
 
 class PhraseIndex:
-    def __init__(self, phrases: Iterable[tuple[str, Any]]):
+    def __init__(self, phrases: Iterable[tuple[str, Any]], hyphen_joins: bool = True):
+        """hyphen_joins: a hyphen and a letter after a phrase continue the word ("artillery-heavy"
+        is not artillery); names set it False ("North Korean-built" is North Korean)."""
+        self.hyphen_joins = hyphen_joins
         self.automaton = ahocorasick.Automaton()
         for phrase, value in phrases:
             key = fold(" ".join(phrase.split()))
@@ -43,7 +46,8 @@ class PhraseIndex:
                 start, end = last - length + 1, last + 1
                 if start > 0 and _WORDCHAR.match(text[start - 1]):
                     continue
-                if end < len(text) and _WORDCHAR.match(text[end]):
+                if end < len(text) and (_WORDCHAR.match(text[end]) or (
+                        self.hyphen_joins and text[end] == "-" and text[end + 1:end + 2].isalpha())):
                     continue
                 if accept is None or accept(text, start, end, value):
                     found.append((start, end, value))
