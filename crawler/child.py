@@ -29,7 +29,6 @@ def crawl_main(config: Config, names: list[str], run_id: int, secret_values: lis
     sessions = open_database(config.storage, config.base_dir)
     load_matcher(config)                        # a broken watch fails the crawl before any download
     ctx = CrawlContext(config, sessions, run_id)
-    ctx.pool()                                  # workers import while Scrapy starts and feeds download
     process = CrawlerProcess(build_settings(config.network))
     setup_logging(log_level, log_format)        # Scrapy adjusts logging when it starts; ours wins
     for name in names:

@@ -49,7 +49,8 @@ class CrawlContext:
         self._claimed: set[str] = set()
 
     def pool(self):
-        """Worker processes for extraction and matching, started at the first article."""
+        """Worker processes for extraction and matching, started when the first article is queued
+        (a crawl that finds nothing new never starts them)."""
         if self._pool is None:
             from crawler.analyse import start_pool
             self._pool = start_pool([ref.include for ref in self.config.watches])
