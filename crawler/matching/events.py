@@ -34,6 +34,9 @@ _ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by
 _NOT_RECIPIENT = re.compile(r"\b(?:according|due|thanks|close|next|similar|compared|addition|prior|owing|"
                             r"up|referring|response|relation|regard|contrary|linked|tied|attributed)\s+to\s+"
                             r"(?:(?:the|a|an)\s+)?(?:\w+\s+)?$", re.I)
+_OWN_ITEM = re.compile(r"\b(?:its|their|his|her|our|own)\b", re.I)
+_REPORTING = re.compile(r"\b(?:said|says|say|told|tells|reported|reports|added|stated|announced|claimed|"
+                        r"noted|according)\b", re.I)
 _PASSIVE_FORM = re.compile(r"(?:ed|en|sent|sold|given|lent|fed|fought)$", re.I)
 _TRUE_RECEIVE = {"receive", "obtain", "acquire", "buy", "purchase", "import", "get", "procure",
                  "take delivery of", "source"}
@@ -103,11 +106,18 @@ class EventReader:
                    and not any(m.start <= a.start < m.end for m in mentions)
                    and not (a.kind != "nominal" and self._noun_position(sent, a, mentions))]
         anchors += [a for a in agents if not any(a.start < x.end and x.start < a.end for x in anchors)]
+        for a in anchors:                       # "North Korea has been arming Russia": weapons implied
+            implied = self.lex.implicit_item.get(a.lemma) if a.kind != "nominal" else None
+            if implied and not any(i[0] >= a.end and _tokens(sent[a.end:i[0]]) <= 4 for i in items):
+                items.append((a.start, a.end, implied))
         return mentions, [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
 
     def _analyse_item(self, index: int, sent: str, item, anchors: list[Anchor],
                       mentions: list[Mention]) -> Analysis:
         origin = self._origin(sent, item, mentions)
+        implied = next((a for a in anchors if (a.start, a.end) == item[:2] and a.kind != "nominal"), None)
+        if implied is not None:
+            return self._active(index, sent, item, implied, mentions, origin)
         before = [a for a in anchors if a.end <= item[0] and _tokens(sent[a.end:item[0]]) <= 12
                   and not _CLAUSE_BREAK.search(sent[a.end:item[0]])]
         after = [a for a in anchors if a.start >= item[1] and a.kind != "nominal"
@@ -138,6 +148,18 @@ class EventReader:
 
     def _active(self, index, sent, item, anchor: Anchor, mentions, origin) -> Analysis:
         result = Analysis(index, item, anchor, origin=origin)
+        if item[0] == anchor.start:                     # an implied item: the verb's object is the recipient
+            result.rule = "transfer verb implying the item"
+            result.supplier = self._subject(sent, anchor, mentions)
+            result.recipient = self._object(sent, anchor, mentions)
+            result.may_borrow_recipient = False
+            return result
+        between = sent[anchor.end:item[0]]
+        if _OWN_ITEM.search(between) and origin is None and \
+                not any(anchor.end <= m.start and m.end <= item[0] for m in mentions):
+            # "Russia is arming its troops": the subject's own item goes to nobody unless a
+            # recipient is named ("sharing its know-how with North Korea")
+            result.may_borrow_recipient = False
         if anchor.kind == "receive":
             result.rule = "receiver uses or obtains the item"
             result.recipient = self._subject(sent, anchor, mentions)
@@ -165,7 +187,9 @@ class EventReader:
         result.supplier = origin or subject
         if anchor.kind == "nominal" and result.supplier is None:
             result.supplier = self._marked(sent, anchor.end, mentions, self.lex.from_markers, limit=item[1] + 40)
-        indirect = self._object(sent, anchor, mentions) if anchor.kind != "nominal" else None
+        indirect = self._object(sent, anchor, mentions) if anchor.kind != "nominal" else \
+            self._marked(sent, anchor.end, mentions, re.compile(r"^\s*of\s+(?:the\s+)?$", re.I),
+                         limit=anchor.end + 12, first_only=True)    # "backing of Moscow with troops"
         result.recipient = indirect or self._marked_recipient(sent, item[1], mentions, anchor.kind, anchor.lemma)
         if result.recipient is None and origin is not None and subject is not None \
                 and subject.entity != origin.entity and anchor.kind != "nominal":
@@ -258,6 +282,8 @@ class EventReader:
             gap = sent[m.end:anchor.start]
             if _CLAUSE_BREAK.search(gap) and not re.fullmatch(r"\s*,[^,]*,\s*", gap) or _tokens(gap) > 12:
                 return None
+            if _REPORTING.search(gap) and not re.search(r"\bthat\s*$", gap):
+                return None                 # "KCNA said, praising ...": the source, not the actor
             if _PREP_BEFORE.search(sent[:m.start]):
                 continue
             if m.possessive and not _HEAD_NOUN.match(sent[m.end:]):

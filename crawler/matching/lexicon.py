@@ -57,6 +57,7 @@ class Lexicon:
     to_markers: re.Pattern              # a recipient marker ending right before a mention
     from_markers: re.Pattern
     status: dict[str, re.Pattern]
+    implicit_item: dict[str, str]       # verb lemma → the item it implies ("arm" → weapons)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Lexicon":
@@ -86,4 +87,5 @@ class Lexicon:
             agents=PhraseIndex((a, ("give", "supply")) for a in data.get("agent", [])),
             modifier_heads=re.compile(rf"[\s-]+(?:{_alternation(data.get('modified_by', []))})(?![\w-])", re.I),
             to_markers=marker(data["to_recipient"]), from_markers=marker(data["from_supplier"]),
-            status={k: _bounded(v) for k, v in data["status"].items()})
+            status={k: _bounded(v) for k, v in data["status"].items()},
+            implicit_item=dict(data.get("implicit_item") or {}))
