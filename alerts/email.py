@@ -26,8 +26,10 @@ class EmailChannel:
         self.ca_file = str(Path(base_dir) / spec.ca_file) if spec.ca_file else None
 
     def describe(self) -> str:
-        login = f", login {self.spec.username}/***" if self.spec.username else ""
-        return f"{self.name}: email {self.spec.host}:{self.port} ({self.spec.security}{login})"
+        login = f", login {self.spec.username} / ***" if self.spec.username else ""
+        digest = f", digest every {self.digest:g}s" if self.digest else ""
+        return (f"{self.name}: email via {self.spec.host}:{self.port} ({self.spec.security}{login}) "
+                f"from {self.spec.sender} to {', '.join(self.spec.to)}{digest}")
 
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file)

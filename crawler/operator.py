@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from crawler.config import Config
-from crawler.secrets import mask
 from crawler.storage import Article, Outbox, SourceState, open_database, utcnow
 
 ONE_OFF_DELIVERY_SECONDS = 30.0
@@ -26,16 +25,14 @@ def deliver_due(config: Config, sessions, max_seconds: float = ONE_OFF_DELIVERY_
         dispatcher.close()
 
 
-def describe_channel(name: str, spec) -> str:
-    if spec.type in ("slack", "webhook"):
-        extra = ", signed" if getattr(spec, "secret", None) else ""
-        return f"{name}: {spec.type} {mask(spec.url)}{extra}"
-    if spec.type == "email":
-        auth = f", login {spec.username} / ***" if spec.username else ""
-        digest = f", digest every {spec.digest:g}s" if spec.digest else ""
-        return (f"{name}: email via {spec.host}:{spec.port or 'default'} ({spec.security}{auth}) "
-                f"from {spec.sender} to {', '.join(spec.to)}{digest}")
-    return f"{name}: console"
+def describe_channel(name: str, spec, config: Config) -> str:
+    """The channel's own description, secrets masked (each channel module knows what to show)."""
+    from alerts.channels import build_channel
+    channel = build_channel(name, spec, config)
+    try:
+        return channel.describe()
+    finally:
+        channel.close()
 
 
 def print_plan(config: Config) -> int:
@@ -56,7 +53,7 @@ def print_plan(config: Config) -> int:
               f" - {watch.spec.description}")
     print(f"channels ({len(config.channels)}):")
     for name, spec in config.named_channels():
-        print(f"  {describe_channel(name, spec)}")
+        print(f"  {describe_channel(name, spec, config)}")
     print("config OK")
     return 0
 
@@ -138,6 +135,6 @@ def _test(config: Config, sessions) -> int:
         finally:
             channel.close()
         failures += outcome.status != "delivered"
-        print(f"{describe_channel(name, spec)}: {outcome.status.upper()}"
+        print(f"{channel.describe()}: {outcome.status.upper()}"
               f"{' - ' + outcome.reason if outcome.reason else ''}")
     return 1 if failures else 0
