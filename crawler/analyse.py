@@ -16,7 +16,7 @@ WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
 @dataclass
-class Analysis:
+class PageAnalysis:
     extracted: Extracted | None
     skipped: str | None = None
     matches: list = field(default_factory=list)
@@ -29,15 +29,15 @@ def _init(watch_refs: list[str]) -> None:
     _MATCHER = Matcher([load_watch(ref) for ref in watch_refs]) if watch_refs else None
 
 
-def analyse_page(html: bytes, url: str, title_hint: str | None) -> Analysis:
+def analyse_page(html: bytes, url: str, title_hint: str | None) -> PageAnalysis:
     from crawler.extract import extract         # only worker processes load trafilatura
     try:
         extracted = extract(html, url)
     except NotAnArticle as exc:
-        return Analysis(None, skipped=str(exc))
+        return PageAnalysis(None, skipped=str(exc))
     title = extracted.title or title_hint or ""
     matches = [r for r in _MATCHER.match(title, extracted.text) if r.matched] if _MATCHER else []
-    return Analysis(extracted, matches=matches)
+    return PageAnalysis(extracted, matches=matches)
 
 
 def _ready() -> None:

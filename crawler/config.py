@@ -287,9 +287,16 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
         raise ConfigError(f"{origin}: {exc}") from None
     data.setdefault("base_dir", base_dir)
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{origin}: {_describe(exc, lines)}") from None
+    from crawler.matching.watches import load_watch
+    for ref in config.watches:          # a missing or broken watch is a config error, before any crawl
+        try:
+            load_watch(ref.include)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    return config
 
 
 def load_config(path: str | os.PathLike) -> Config:

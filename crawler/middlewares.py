@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from scrapy import Request
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest
 
 from crawler.errors import SourceError
 from crawler.netguard import check_url
@@ -23,8 +25,8 @@ class AddressGuardMiddleware:
         return cls(crawler.settings.getbool("WIREWATCH_ALLOW_PRIVATE"))
 
     def process_request(self, request: Request, spider=None):
-        key = request.url.split("/", 3)[:3]
-        key = "/".join(key)
+        parts = urlsplit(request.url)
+        key = f"{parts.scheme}://{parts.netloc}"       # one DNS check per origin and crawl
         if key not in self._verdicts:
             try:
                 check_url(request.url, self.allow_private)
@@ -53,10 +55,7 @@ class ConditionalGetMiddleware:
         spider = spider or self.crawler.spider
         if not request.meta.get("conditional"):
             return None
-        ctx = getattr(spider, "ctx", None)
-        if ctx is None:
-            raise NotConfigured
-        etag, last_modified = ctx.validators(request.url)
+        etag, last_modified = spider.ctx.validators(request.url)
         if etag:
             request.headers.setdefault("If-None-Match", etag)
         if last_modified:

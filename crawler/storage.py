@@ -201,9 +201,7 @@ def open_database(url: str, base_dir: str = ".") -> sessionmaker[Session]:
 
 def is_known(session: Session, canonical: str) -> bool:
     """An article URL already stored (or already judged not an article) is not downloaded again."""
-    if session.scalar(select(Article.id).where(Article.canonical_url == canonical)) is not None:
-        return True
-    return session.get(SeenUrl, canonical) is not None
+    return bool(known_urls(session, [canonical]))
 
 
 def known_urls(session: Session, canonicals: list[str]) -> set[str]:

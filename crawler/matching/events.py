@@ -34,6 +34,7 @@ _ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by
 _NOT_RECIPIENT = re.compile(r"\b(?:according|due|thanks|close|next|similar|compared|addition|prior|owing|"
                             r"up|referring|response|relation|regard|contrary|linked|tied|attributed)\s+to\s+"
                             r"(?:(?:the|a|an)\s+)?(?:\w+\s+)?$", re.I)
+_BY_MARKER = re.compile(r"\bby\s+(?:the\s+)?$", re.I)        # "supplied by (the) X"
 _OWN_ITEM = re.compile(r"\b(?:its|their|his|her|our|own)\b", re.I)
 _REPORTING = re.compile(r"\b(?:said|says|say|told|tells|reported|reports|added|stated|announced|claimed|"
                         r"noted|according)\b", re.I)
@@ -215,7 +216,7 @@ class EventReader:
         passive = bool(_PASSIVE_FORM.search(anchor.text)) and anchor.text.lower() != anchor.lemma
         if anchor.kind == "receive":
             result.rule = "item used by receiver"
-            by = self._marked(sent, anchor.end, mentions, re.compile(r"\bby\s+(?:the\s+)?$", re.I))
+            by = self._marked(sent, anchor.end, mentions, _BY_MARKER)
             result.recipient = by if passive else None
             result.supplier = origin
             result.may_borrow_recipient = False
@@ -228,7 +229,7 @@ class EventReader:
             result.base = 0.85
             return result
         result.rule = "item transferred to recipient"
-        by = self._marked(sent, anchor.end, mentions, re.compile(r"\bby\s+(?:the\s+)?$", re.I),
+        by = self._marked(sent, anchor.end, mentions, _BY_MARKER,
                           first_only=True) if passive else None
         result.supplier = origin or by
         result.may_borrow_supplier = passive          # "1,500 special forces sent to Russia"
@@ -301,7 +302,7 @@ class EventReader:
                                                       sent[m.end:anchor.start], re.I):
                 if m.possessive or m.kind == "demonym":
                     return m
-        return self._marked(sent, anchor.end, mentions, re.compile(r"\bby\s+(?:the\s+)?$", re.I),
+        return self._marked(sent, anchor.end, mentions, _BY_MARKER,
                             limit=anchor.end + 40)
 
     def _object(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> Mention | None:

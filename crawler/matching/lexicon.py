@@ -46,11 +46,8 @@ def _bounded(phrases: list[str]) -> re.Pattern:
 
 @dataclass
 class Lexicon:
-    verb_class: dict[str, str]          # inflected form → give | receive | fight
-    verb_lemma: dict[str, str]
-    verbs: PhraseIndex                  # → (class, lemma)
+    verbs: PhraseIndex                  # inflected form → (give | receive | fight, lemma)
     nominals: PhraseIndex               # → lemma
-    item_class: dict[str, str]          # lowercased phrase → class
     items: PhraseIndex                  # → class
     agents: PhraseIndex                 # "a key supplier of shells" → read as the verb "supply"
     modifier_heads: re.Pattern          # "missile factory": the item word only modifies the noun after it
@@ -80,9 +77,8 @@ class Lexicon:
         marker = lambda words: re.compile(  # noqa: E731 - a marker must END the gap text
             rf"(?:^|\s)(?:{_alternation(words)})\s+(?:(?:the|its|a|an|their|his|her)\s+)?$", re.I)
         return cls(
-            verb_class=verb_class, verb_lemma=verb_lemma,
             verbs=PhraseIndex((form, (verb_class[form], verb_lemma[form])) for form in verb_class),
-            nominals=PhraseIndex((n, n.lower()) for n in data["nominal"]), item_class=item_class,
+            nominals=PhraseIndex((n, n.lower()) for n in data["nominal"]),
             items=PhraseIndex(item_class.items()),
             agents=PhraseIndex((a, ("give", "supply")) for a in data.get("agent", [])),
             modifier_heads=re.compile(rf"[\s-]+(?:{_alternation(data.get('modified_by', []))})(?![\w-])", re.I),
