@@ -8,9 +8,10 @@ import email.utils
 
 import requests
 
-from alerts.model import Outcome
-from crawler.errors import SourceError
-from crawler.netguard import check_url
+from wirewatch.alerts.channel import Channel, ChannelEnv
+from wirewatch.alerts.model import Outcome
+from wirewatch.crawler.errors import SourceError
+from wirewatch.crawler.netguard import check_url
 
 PERMANENT = {400, 401, 403, 404, 410, 413, 422}
 
@@ -59,21 +60,17 @@ def post(session: requests.Session, url: str, body: bytes, headers: dict[str, st
     return Outcome.retry(detail)
 
 
-class HttpChannel:
+class HttpChannel(Channel):
     """What the Slack and webhook channels share: a keep-alive session and the POST policy."""
 
-    digest = None
-
-    def __init__(self, name: str, spec, network):
-        self.name = name
-        self.spec = spec
-        self.network = network
+    def __init__(self, name: str, spec, env: ChannelEnv):
+        super().__init__(name, spec, env)
         self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"wirewatch (+{network.contact})"
+        self.session.headers["User-Agent"] = f"wirewatch (+{env.network.contact})"
 
     def post(self, body: bytes, headers: dict[str, str], timeout: float,
              permanent_bodies: tuple[str, ...] = ()) -> Outcome:
-        return post(self.session, self.spec.url, body, headers, timeout, self.network.allow_private,
+        return post(self.session, self.spec.url, body, headers, timeout, self.env.network.allow_private,
                     permanent_bodies)
 
     def close(self) -> None:

@@ -6,12 +6,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from wirewatch.crawler.records import Fact
+
 
 def new_alert_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-def build_alert(article, match, facts: list[dict], story) -> dict[str, Any]:
+def build_alert(article, match, facts: tuple[Fact, ...], story) -> dict[str, Any]:
     """Everything a channel needs to render the alert, frozen at match time."""
     return {
         "id": None,                        # filled with the alert id by the outbox
@@ -20,8 +22,7 @@ def build_alert(article, match, facts: list[dict], story) -> dict[str, Any]:
         "score": round(match.score, 3),
         "article": {"url": article.url, "title": article.title, "published": article.published,
                     "source": article.source},
-        "facts": [{k: f.get(k) for k in ("supplier", "recipient", "item", "quantity", "approx", "status",
-                                          "sentence")} for f in facts],
+        "facts": [f.as_json(detail=False) for f in facts],
         "evidence": match.evidence,
         "story": {"id": story.id, "articles": story.articles},
     }
@@ -61,14 +62,19 @@ FACT_ITEM_LABELS = {"shells": "shells/ammunition", "rocket_launchers": "rocket l
                     "air_defence": "air defence", "weapons": "weapons/military aid"}
 
 
-def fact_line(fact: dict) -> str:
+def fact_line(fact: Fact) -> str:
     """'North Korea → Russia: troops, ~11,000 (deployed)'."""
-    quantity = fact.get("quantity")
+    quantity = fact.quantity
     amount = ""
     if quantity is not None:
-        amount = f", {'~' if fact.get('approx') else ''}{int(quantity):,}" if float(quantity).is_integer() \
+        amount = f", {'~' if fact.approx else ''}{int(quantity):,}" if float(quantity).is_integer() \
             else f", {quantity:g}"
-    item = FACT_ITEM_LABELS.get(fact.get("item"), fact.get("item"))
-    if fact.get("detail"):
-        item = f"{item} ({fact['detail']})"
-    return f"{fact.get('supplier')} → {fact.get('recipient')}: {item}{amount} ({fact.get('status')})"
+    item = FACT_ITEM_LABELS.get(fact.item, fact.item)
+    if fact.detail:
+        item = f"{item} ({fact.detail})"
+    return f"{fact.supplier} → {fact.recipient}: {item}{amount} ({fact.status})"
+
+
+def payload_facts(payload: dict) -> list[Fact]:
+    """The facts of a stored alert payload, as values again."""
+    return [Fact.from_json(f) for f in payload.get("facts") or []]

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.channels import build_channel
-from alerts.model import Outcome, new_alert_id
-from crawler.config import Config
-from crawler.storage import Outbox, utcnow
+from wirewatch.alerts.channel import build_channel
+from wirewatch.alerts.model import Outcome, new_alert_id
+from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.store.schema import Outbox, utcnow
 
 log = logging.getLogger("wirewatch.alerts")
 
@@ -59,7 +59,7 @@ class Dispatcher:
     def __init__(self, config: Config, sessions: sessionmaker[Session]):
         self.config = config
         self.sessions = sessions
-        self.channels = {name: build_channel(name, spec, config)
+        self.channels = {name: build_channel(name, spec, config.channel_env)
                          for name, spec in config.named_channels()}
         self._busy: dict[str, threading.Lock] = {name: threading.Lock() for name in self.channels}
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.channels)),
@@ -101,10 +101,10 @@ class Dispatcher:
             return
         try:
             channel = self.channels[name]
-            rows = self._claim(name, digest=getattr(channel, "digest", None))
+            rows = self._claim(name, digest=channel.digest)
             if not rows:
                 return
-            if getattr(channel, "digest", None):
+            if channel.digest:
                 outcome = channel.send_digest([r.payload for r in rows])
                 for row in rows:
                     self._record(row, outcome)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from alerts.model import fact_line
+from wirewatch.alerts.model import fact_line, payload_facts
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
@@ -39,7 +39,7 @@ def text_body(payload: dict) -> str:
              f"Source: {article['source']}    Published: {article.get('published') or 'unknown'}",
              f"Watch: {payload['watch']}    Score: {payload['score']:.2f}"]
     if payload.get("facts"):
-        lines += ["", "Facts:"] + [f"  - {fact_line(f)}" for f in payload["facts"]]
+        lines += ["", "Facts:"] + [f"  - {fact_line(f)}" for f in payload_facts(payload)]
     sentence = evidence_sentence(payload)
     if sentence:
         lines += ["", "Evidence:", f'  "{sentence}"']
@@ -60,7 +60,7 @@ def html_body(payload: dict) -> str:
              f"{e(article.get('published') or 'unknown')}<br>"
              f"Watch: <b>{e(payload['watch'])}</b> &middot; Score: {payload['score']:.2f}</p>"]
     if payload.get("facts"):
-        parts.append("<ul>" + "".join(f"<li>{e(fact_line(f))}</li>" for f in payload["facts"]) + "</ul>")
+        parts.append("<ul>" + "".join(f"<li>{e(fact_line(f))}</li>" for f in payload_facts(payload)) + "</ul>")
     sentence = evidence_sentence(payload)
     if sentence:
         parts.append(f"<blockquote>{e(sentence)}</blockquote>")

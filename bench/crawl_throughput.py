@@ -15,13 +15,14 @@ import time
 from html import escape
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # bench._corpus; wirewatch is installed
 # Imports live inside the functions: crawl children are spawned, and a spawned child re-imports
 # the main module, so top-level imports here would be paid again by every crawl process.
 
 
 def extraction_alone(corpus: dict[str, bytes]) -> float:
-    from crawler.extract import NotAnArticle, extract
+    from wirewatch.crawler.analysis.extract import extract
+    from wirewatch.crawler.errors import NotAnArticle
     started = time.perf_counter()
     for page_id, html in corpus.items():
         try:
@@ -32,10 +33,10 @@ def extraction_alone(corpus: dict[str, bytes]) -> float:
 
 
 def crawl(corpus: dict[str, bytes]) -> tuple[float, int, float]:
-    from crawler.config import parse_config
-    from crawler.localsite import LocalSite, Page
-    from crawler.runner import run_crawl
-    from crawler.storage import open_database
+    from wirewatch.crawler.conf.load import parse_config
+    from wirewatch.crawler.demo.localsite import LocalSite, Page
+    from wirewatch.crawler.service.runner import run_crawl
+    from wirewatch.crawler.store.database import open_database
     with LocalSite() as site, tempfile.TemporaryDirectory() as tmp:
         links = []
         for page_id, html in corpus.items():
@@ -54,13 +55,13 @@ sources: [{{name: bench, type: feed, url: "{site.base}/feed.xml"}}]
         elapsed = time.perf_counter() - started
         source = report.sources[0]
         child_time = source.duration
-        return elapsed, source.fetched, child_time
+        return elapsed, source.counts.fetched, child_time
 
 
 def main(repeat: int = 3) -> None:
     """Each measurement `repeat` times, interleaved; the median is reported (2 shared cores are noisy)."""
     from bench._corpus import pages
-    from crawler.logs import setup_logging
+    from wirewatch.crawler.logs import setup_logging
     setup_logging("WARNING")
     corpus = pages()
     n = len(corpus)

@@ -27,3 +27,7 @@ class DeliveryError(WirewatchError):
 
 class LockedError(WirewatchError):
     """Another daemon holds the database."""
+
+
+class NotAnArticle(WirewatchError):
+    """A downloaded page has no extractable article text; the message is the reason recorded."""

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-from crawler.secrets import RedactingFilter
+from wirewatch.crawler.secrets import RedactingFilter
 
 
 class JsonFormatter(logging.Formatter):
@@ -16,6 +16,10 @@ class JsonFormatter(logging.Formatter):
         for key in ("source", "run_id", "counts"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:                 # the redacting filter has already formatted it
+            entry["traceback"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 

@@ -1,8 +1,8 @@
 """Generic spiders, one per kind of source; each is driven by a config `Source`, not a site."""
 
-from spiders.feed import FeedSpider
-from spiders.listing import ListingSpider
-from spiders.sitemap import SitemapSpider
+from wirewatch.spiders.feed import FeedSpider
+from wirewatch.spiders.listing import ListingSpider
+from wirewatch.spiders.sitemap import SitemapSpider
 
 SPIDERS = {"feed": FeedSpider, "sitemap": SitemapSpider, "listing": ListingSpider}
 

@@ -11,9 +11,10 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler.config import Source
-from crawler.context import CrawlContext
-from crawler.urls import canonical_url, is_http_url
+from wirewatch.crawler.conf.sections import Source
+from wirewatch.crawler.crawl.context import CrawlContext
+from wirewatch.crawler.crawl.urls import canonical_url, is_http_url
+from wirewatch.crawler.records import ArticleItem, EntryHints
 
 
 def describe_failure(failure: Failure) -> str:
@@ -71,10 +72,10 @@ class SourceSpider(scrapy.Spider):
             _header(response, b"ETag"), _header(response, b"Last-Modified"))
         return False
 
-    def article_requests(self, candidates: list[tuple[str, dict]]) -> list[scrapy.Request]:
+    def article_requests(self, candidates: list[tuple[str, EntryHints]]) -> list[scrapy.Request]:
         """Requests for the article pages not stored yet: what is known is never downloaded.
         One database query for the whole document's links."""
-        wanted: dict[str, tuple[str, dict]] = {}
+        wanted: dict[str, tuple[str, EntryHints]] = {}
         for url, hints in candidates:
             if not url or not is_http_url(url):
                 continue
@@ -85,7 +86,7 @@ class SourceSpider(scrapy.Spider):
         requests = []
         for canonical, (url, hints) in wanted.items():
             if canonical in known or not self.ctx.claim(canonical):
-                self.stats.known += 1
+                self.stats.counts.known += 1
                 continue
             if self._queued >= self.source.max_articles:
                 break
@@ -96,20 +97,17 @@ class SourceSpider(scrapy.Spider):
             self.ctx.pool()         # analysis workers start while the first pages download
         return requests
 
-    def parse_article(self, response: Response) -> Iterator[dict]:
-        self.stats.fetched += 1
+    def parse_article(self, response: Response) -> Iterator[ArticleItem]:
+        self.stats.counts.fetched += 1
         if not isinstance(response, TextResponse):
-            self.stats.skipped += 1
+            self.stats.counts.skipped += 1
             self.stats.error(f"not an HTML page: {response.url}")
             return
-        yield {
-            "source": self.source.name,
-            "url": response.url,
-            "canonical": self._declared_canonical(response) or response.meta["canonical"],
-            "requested": response.meta["canonical"],
-            "html": response.body,
-            "hints": response.meta.get("hints", {}),
-        }
+        yield ArticleItem(
+            source=self.source.name, url=response.url,
+            canonical=self._declared_canonical(response) or response.meta["canonical"],
+            requested=response.meta["canonical"], html=response.body,
+            hints=response.meta.get("hints") or EntryHints())
 
     @staticmethod
     def _declared_canonical(response: Response) -> str | None:
@@ -125,7 +123,7 @@ class SourceSpider(scrapy.Spider):
         return declared
 
     def on_article_error(self, failure: Failure) -> None:
-        self.stats.failed += 1
+        self.stats.counts.failed += 1
         self.stats.error(describe_failure(failure))
 
 

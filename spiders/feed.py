@@ -8,7 +8,8 @@ import feedparser
 import scrapy
 from scrapy.http import Response
 
-from spiders.base import SourceSpider
+from wirewatch.crawler.records import EntryHints
+from wirewatch.spiders.base import SourceSpider
 
 
 class FeedSpider(SourceSpider):
@@ -32,8 +33,8 @@ class FeedSpider(SourceSpider):
         for entry in parsed.entries:
             link = entry.get("link") or _alternate(entry)
             if link:
-                candidates.append((response.urljoin(link), {
-                    "title": entry.get("title"), "published": entry.get("published") or entry.get("updated")}))
+                candidates.append((response.urljoin(link), EntryHints(
+                    title=entry.get("title"), published=entry.get("published") or entry.get("updated"))))
         yield from self.article_requests(candidates)
 
 

@@ -9,7 +9,8 @@ from typing import Iterator
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from spiders.base import SourceSpider
+from wirewatch.crawler.records import EntryHints
+from wirewatch.spiders.base import SourceSpider
 
 
 class ListingSpider(SourceSpider):
@@ -24,7 +25,7 @@ class ListingSpider(SourceSpider):
         page = response.meta.get("page", 1)
         links = [response.urljoin(href) for href in response.css("a::attr(href)").getall()]
         next_pattern = re.compile(self.source.next) if self.source.next else None
-        articles = [(link, {}) for link in dict.fromkeys(links) if self.follow.search(link)]
+        articles = [(link, EntryHints()) for link in dict.fromkeys(links) if self.follow.search(link)]
         yield from self.article_requests(articles)
         if next_pattern and page < self.source.max_pages:
             following = next((link for link in links if not self.follow.search(link)

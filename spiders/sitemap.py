@@ -11,7 +11,8 @@ from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 
-from spiders.base import SourceSpider
+from wirewatch.crawler.records import EntryHints
+from wirewatch.spiders.base import SourceSpider
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
 
@@ -84,9 +85,9 @@ class SitemapSpider(SourceSpider):
         for url in root.iterfind("{*}url"):
             loc = url.findtext("{*}loc")
             if loc:
-                candidates.append((response.urljoin(loc.strip()), {
-                    "title": _text(url, "{*}news/{*}title"),
-                    "published": _text(url, "{*}news/{*}publication_date") or _text(url, "{*}lastmod")}))
+                candidates.append((response.urljoin(loc.strip()), EntryHints(
+                    title=_text(url, "{*}news/{*}title"),
+                    published=_text(url, "{*}news/{*}publication_date") or _text(url, "{*}lastmod"))))
         yield from self.article_requests(candidates)
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.config import load_config
-from crawler.localsite import LocalSite, Page
-from crawler.storage import open_database
+from wirewatch.crawler.conf.load import load_config
+from wirewatch.crawler.demo.localsite import LocalSite, Page
+from wirewatch.crawler.store.database import open_database
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,7 +76,7 @@ def write_config(tmp_path: Path, sources: list[dict], **sections) -> Path:
 
 def crawl_config(path: Path, names: list[str] | None = None):
     """Run a real crawl (child process, real Scrapy) and return (report, sessions)."""
-    from crawler.runner import run_crawl
+    from wirewatch.crawler.service.runner import run_crawl
     config = load_config(path)
     sessions = open_database(config.storage, config.base_dir)
     return run_crawl(config, sessions, names, log_level="WARNING"), sessions

@@ -10,10 +10,11 @@ import time
 
 from sqlalchemy import select
 
-from crawler.cli import main
-from crawler.demo import build_site, load_articles
-from crawler.localsite import LocalSite, Page
-from crawler.storage import Outbox, open_database
+from wirewatch.crawler.commands.cli import main
+from wirewatch.crawler.demo.site import build_site, load_articles
+from wirewatch.crawler.demo.localsite import LocalSite, Page
+from wirewatch.crawler.store.database import open_database
+from wirewatch.crawler.store.schema import Outbox
 from tests.conftest import REPO, rss, write_config
 from tests.servers import Answer, Receiver
 from tests.test_alerts import MATCHER, TEXT, TITLE, make, store_match
@@ -27,11 +28,11 @@ def outbox(sessions) -> list[Outbox]:
 def test_same_story_from_another_outlet_alerts_once_new_facts_alert_again(tmp_path):
     config, sessions = make(tmp_path, "  - {type: console}")
     store_match(config, sessions)
-    from crawler.article import Extracted
-    from crawler.ingest import ingest
+    from wirewatch.crawler.records import ArticleItem, Extracted
+    from wirewatch.crawler.store.ingest import ingest
 
     def another(url: str, title: str, text: str) -> int:
-        item = {"source": "other-outlet", "url": url, "canonical": url, "hints": {}}
+        item = ArticleItem(source="other-outlet", url=url, canonical=url, requested=url, html=b"")
         matches = [r for r in MATCHER.match(title, text) if r.matched]
         return ingest(sessions, item, Extracted(text, title, None, None, None, "en"), matches,
                       config.channel_names()).alerts
@@ -61,7 +62,7 @@ def test_crash_after_match_commit_before_send_delivers_exactly_once(tmp_path):
         config = write_config(tmp_path, [{"name": "crash", "type": "feed", "url": site.url("/crash.xml")}],
                               channels=[{"type": "webhook", "url": hook}],
                               network={"timeout": "60s", "per_domain": 4})
-        command = [sys.executable, "-m", "crawler.cli", "-c", str(config), "--log-level", "WARNING", "crawl"]
+        command = [sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config), "--log-level", "WARNING", "crawl"]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         process = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -105,7 +106,7 @@ def test_alerts_test_list_and_retry_commands(tmp_path, capsys, monkeypatch):
         assert "webhook: webhook" in out and "DEAD - HTTP 410" in out
         assert "tokenXYZsecret" not in out
 
-        from crawler.config import load_config
+        from wirewatch.crawler.conf.load import load_config
         real = load_config(config)
         store_match(real, open_database(real.storage))
         main(["-c", str(config), "crawl"])                       # delivers what is due, then exits

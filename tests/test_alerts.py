@@ -17,12 +17,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
-from alerts.outbox import Dispatcher, requeue
-from crawler.config import parse_config
-from crawler.article import Extracted
-from crawler.ingest import ingest
-from crawler.matching import Matcher, load_watch
-from crawler.storage import Outbox, open_database
+from wirewatch.alerts.outbox import Dispatcher, requeue
+from wirewatch.crawler.conf.load import parse_config
+from wirewatch.crawler.records import ArticleItem, Extracted
+from wirewatch.crawler.store.ingest import ingest
+from wirewatch.crawler.analysis.matching import Matcher, load_watch
+from wirewatch.crawler.store.database import open_database
+from wirewatch.crawler.store.schema import Outbox
 from tests.servers import Answer, Mailbox, Receiver, free_port
 
 MATCHER = Matcher([load_watch("nk-russia-aid")])
@@ -52,10 +53,10 @@ channels:
 
 def store_match(config, sessions, title: str = TITLE, url: str = "https://news.example/a1",
                 text: str = TEXT) -> None:
-    item = {"source": "test-feed", "url": url, "canonical": url, "hints": {}}
+    item = ArticleItem(source="test-feed", url=url, canonical=url, requested=url, html=b"")
     extracted = Extracted(text=text, title=title, published="2026-11-24", author=None, sitename=None,
                           language="en")
-    matches = [r for r in MATCHER.match(title, text) if r.matched]
+    matches = tuple(r for r in MATCHER.match(title, text) if r.matched)
     result = ingest(sessions, item, extracted, matches, config.channel_names())
     assert result.new and result.alerts == len(config.channels)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.cli import main
-from crawler.config import load_config, parse_config
-from crawler.errors import ConfigError
+from wirewatch.crawler.commands.cli import main
+from wirewatch.crawler.conf.load import load_config, parse_config
+from wirewatch.crawler.errors import ConfigError
 
 VALID = """\
 storage: sqlite:///x.db
@@ -40,7 +40,7 @@ channels:
     to: [analyst@example.org]
 """
 ENV = {"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/SECRETTOKEN123",
-       "WIREWATCH_WEBHOOK_SECRET": "whsec_topsecretvalue", "SMTP_PASSWORD": "hunter2-password"}
+       "WIREWATCH_WEBHOOK_SECRET": "whsec_dG9wLXNlY3JldC12YWx1ZS0xMjM0NQ==", "SMTP_PASSWORD": "hunter2-password"}
 
 
 def test_design_contract_example_loads_into_typed_objects():
@@ -111,7 +111,7 @@ def test_unknown_watch_is_a_config_error(tmp_path, capsys):
 
 
 def test_shipped_example_config_is_valid(monkeypatch):
-    from config import CONFIG_DIR
+    from wirewatch.config import CONFIG_DIR
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     config = load_config(CONFIG_DIR / "example.yaml")

@@ -13,9 +13,9 @@ import pytest
 
 from sqlalchemy import select
 
-from crawler.cli import main
-from crawler.localsite import LocalSite, Page
-from crawler.storage import Article, FetchState, SeenUrl
+from wirewatch.crawler.commands.cli import main
+from wirewatch.crawler.demo.localsite import LocalSite, Page
+from wirewatch.crawler.store.schema import Article, FetchState, SeenUrl
 from tests.conftest import REPO, crawl_config, rss, write_config
 
 
@@ -49,7 +49,7 @@ def test_feed_crawl_stores_clean_articles_and_recrawl_downloads_none(site, corpu
 
     report, sessions = crawl_config(config)
 
-    assert report.ok and report.sources[0].new == 6
+    assert report.ok and report.sources[0].counts.new == 6
     stored = {a.canonical_url: a for a in _articles(sessions)}
     assert set(stored) == {site.url(p) for p in paths}      # tracking parameters dropped
     found = 0
@@ -65,7 +65,7 @@ def test_feed_crawl_stores_clean_articles_and_recrawl_downloads_none(site, corpu
     assert [p for _, p, _ in second if p.startswith("/feed1/")] == []
     feed_request = [h for _, p, h in second if p == "/feed1.xml"][0]
     assert feed_request.get("If-None-Match")                 # conditional GET
-    assert report.ok and report.sources[0].new == 0 and report.sources[0].fetched == 0
+    assert report.ok and report.sources[0].counts.new == 0 and report.sources[0].counts.fetched == 0
 
 
 def test_atom_rss1_and_broken_charset_feeds_all_yield_entries(site, corpus, tmp_path):
@@ -92,7 +92,7 @@ def test_atom_rss1_and_broken_charset_feeds_all_yield_entries(site, corpus, tmp_
 
     report, sessions = crawl_config(config)
 
-    assert {s.name: (s.status, s.new) for s in report.sources} == {
+    assert {s.name: (s.status, s.counts.new) for s in report.sources} == {
         "atom": ("ok", 1), "rdf": ("ok", 1), "latin": ("ok", 1)}
 
 
@@ -118,7 +118,7 @@ def test_sitemap_index_nested_gzip_and_google_news(site, corpus, tmp_path):
 
     report, sessions = crawl_config(config)
 
-    assert report.sources[0].new == 3
+    assert report.sources[0].counts.new == 3
     assert "/sm/never.xml" not in site.paths_requested()       # depth cap
     assert any("max_depth=2" in e for e in report.sources[0].errors)
     titles = {a.title for a in _articles(sessions)}
@@ -140,7 +140,7 @@ def test_robots_sitemap_discovery_and_disallow(corpus, tmp_path):
 
         report, sessions = crawl_config(config)
 
-        assert report.sources[0].new == 1
+        assert report.sources[0].counts.new == 1
         assert "/maps/main.xml" in own.paths_requested()
         assert private_path not in own.paths_requested()
 
@@ -158,7 +158,7 @@ def test_listing_follows_article_links_and_paginates_up_to_the_cap(site, corpus,
 
     report, sessions = crawl_config(config)
 
-    assert report.sources[0].new == 2
+    assert report.sources[0].counts.new == 2
     assert "/list/?page=3" not in site.paths_requested()
     assert "/about/" not in site.paths_requested()
 
@@ -219,12 +219,12 @@ def test_page_without_text_is_skipped_with_reason_and_canonical_duplicates_store
     config2 = write_config(tmp_path, [{"name": "thin", "type": "feed", "url": site.url("/thin2.xml")}])
     report2, _ = crawl_config(config2)
 
-    assert report.sources[0].new == 1 and report.sources[0].skipped == 1
+    assert report.sources[0].counts.new == 1 and report.sources[0].counts.skipped == 1
     with sessions() as session:
         reason = session.get(SeenUrl, site.url(empty)).reason
     assert "no article text" in reason
     assert [a.canonical_url for a in _articles(sessions)] == [canonical]
-    assert report2.sources[0].new == 0 and report2.sources[0].skipped == 1
+    assert report2.sources[0].counts.new == 0 and report2.sources[0].counts.skipped == 1
     with sessions() as session:
         assert session.scalars(select(FetchState)).first() is not None
 
@@ -253,7 +253,7 @@ def test_every_redirect_hop_is_checked_against_private_addresses():
     from scrapy import Request
     from scrapy.exceptions import IgnoreRequest
 
-    from crawler.middlewares import AddressGuardMiddleware
+    from wirewatch.crawler.crawl.middlewares import AddressGuardMiddleware
 
     guard = AddressGuardMiddleware(allow_private=False)
     for url in ("http://10.1.2.3/next", "http://169.254.169.254/latest/meta-data/", "ftp://example.org/x"):
@@ -269,7 +269,7 @@ def test_json_logs_carry_counts_and_never_a_secret(site, corpus, tmp_path):
                           channels=[{"type": "webhook", "url": "${HOOK_URL}"}])
     env = {**os.environ, "PYTHONPATH": str(REPO), "HOOK_URL": site.url("/hooks/secret-token-abc123")}
 
-    done = subprocess.run([sys.executable, "-m", "crawler.cli", "-c", str(config), "--log-format", "json",
+    done = subprocess.run([sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config), "--log-format", "json",
                            "crawl"], env=env, capture_output=True, text=True, timeout=120)
 
     err = done.stderr

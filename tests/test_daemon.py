@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.demo import build_site, load_articles
-from crawler.localsite import LocalSite, Page
-from crawler.storage import Outbox, Run, RunSource, open_database
+from wirewatch.crawler.demo.site import build_site, load_articles
+from wirewatch.crawler.demo.localsite import LocalSite, Page
+from wirewatch.crawler.store.database import open_database
+from wirewatch.crawler.store.schema import Outbox, Run, RunSource
 from tests.conftest import REPO, write_config
 from tests.servers import Answer, Receiver
 
@@ -32,7 +33,7 @@ class DaemonProcess:
         self.log = log
         with open(log, "ab") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "crawler.cli", "-c", str(config), "run"], cwd=config.parent,
+                [sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config), "run"], cwd=config.parent,
                 env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
                 stdout=subprocess.DEVNULL, stderr=stderr)
 
@@ -201,9 +202,9 @@ def test_overdue_sources_run_at_once_and_the_others_wait():
 
     from apscheduler.triggers.interval import IntervalTrigger
 
-    from crawler.config import Source
-    from crawler.daemon import Daemon
-    from crawler.storage import SourceState, utcnow
+    from wirewatch.crawler.conf.sections import Source
+    from wirewatch.crawler.service.daemon import Daemon
+    from wirewatch.crawler.store.schema import SourceState, utcnow
 
     source = Source(name="s", type="feed", url="https://example.org/feed", every="1h")
     trigger = IntervalTrigger(hours=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.cli import main
+from wirewatch.crawler.commands.cli import main
 
 
 def test_demo_stores_the_site_flags_the_aid_reports_and_alerts(tmp_path, capsys, monkeypatch):

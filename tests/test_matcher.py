@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.cli import main
-from crawler.errors import QuerySyntaxError
-from crawler.matching import Matcher, load_watch
-from crawler.matching.gazetteer import Gazetteer
-from crawler.matching.quantities import quantity_before
-from crawler.matching.query import TermIndex, evaluate, parse_query, terms_of
+from wirewatch.crawler.commands.cli import main
+from wirewatch.crawler.errors import QuerySyntaxError
+from wirewatch.crawler.analysis.matching import Matcher, load_watch
+from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer
+from wirewatch.crawler.analysis.matching.quantities import quantity_before
+from wirewatch.crawler.analysis.matching.query import TermIndex, evaluate, parse_query, terms_of
 
 DATA = Path(__file__).parent / "data"
 
@@ -48,7 +48,7 @@ def test_corpus_precision_recall_and_facts_hold_their_floors(matcher):
         if result.matched and doc["label"]:
             for expected in doc.get("facts", []):
                 facts_expected += 1
-                if any(all(f.get(k) == v for k, v in expected.items()) for f in result.facts):
+                if any(all(getattr(f, k) == v for k, v in expected.items()) for f in result.facts):
                     facts_found += 1
                 else:
                     misses.append((doc["id"], expected))
@@ -65,17 +65,17 @@ def test_seed_article_facts(matcher):
         "range artillery pieces. North Korea has already sent approximately 11,000 troops to support Russia "
         "in its war against Ukraine. Among them, around 300 have been killed.")
     result = matcher.match("", body)[0]
-    facts = {(f["item"], f["quantity"], f["approx"]) for f in result.facts}
+    facts = {(f.item, f.quantity, f.approx) for f in result.facts}
     assert result.matched and result.score >= 0.9
     assert ("artillery", 200, True) in facts
     assert ("troops", 11000, True) in facts
     assert ("casualties", 300, True) in facts
-    troops = next(f for f in result.facts if f["item"] == "troops")
-    assert (troops["supplier"], troops["recipient"]) == ("North Korea", "Russia")
+    troops = next(f for f in result.facts if f.item == "troops")
+    assert (troops.supplier, troops.recipient) == ("North Korea", "Russia")
     evidence = result.evidence[0]
     for role in ("supplier", "item", "recipient"):
-        span = evidence["spans"][role]
-        assert evidence["sentence"][span["start"]:span["end"]] == span["text"]
+        span = evidence.spans[role]
+        assert evidence.sentence[span.start:span.end] == span.text
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.errors import LockedError
-from crawler.localsite import Page
-from crawler.lock import DaemonLock
-from crawler.storage import Article, Outbox
+from wirewatch.crawler.errors import LockedError
+from wirewatch.crawler.demo.localsite import Page
+from wirewatch.crawler.service.lock import DaemonLock
+from wirewatch.crawler.store.schema import Article, Outbox
 from tests.conftest import crawl_config, rss, write_config
 from tests.servers import free_port
 
@@ -50,7 +50,7 @@ def postgres_url():
 
 
 def test_crawl_matches_and_alerts_into_postgresql(site, corpus, tmp_path, postgres_url):
-    from crawler.demo import build_site, load_articles
+    from wirewatch.crawler.demo.site import build_site, load_articles
     articles = load_articles()[:2]
     pages = build_site(articles, site.base)
     paths = [f"/pg/{a['slug']}.html" for a in articles]
@@ -63,8 +63,8 @@ def test_crawl_matches_and_alerts_into_postgresql(site, corpus, tmp_path, postgr
     report, sessions = crawl_config(config)
     again, again_sessions = crawl_config(config)
     try:
-        assert report.ok and report.sources[0].new == 2 and report.sources[0].matches == 2
-        assert again.sources[0].fetched == 0
+        assert report.ok and report.sources[0].counts.new == 2 and report.sources[0].counts.matches == 2
+        assert again.sources[0].counts.fetched == 0
         with sessions() as session:
             assert len(session.scalars(select(Article)).all()) == 2
             assert {row.status for row in session.scalars(select(Outbox))} == {"pending"}

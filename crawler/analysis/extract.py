@@ -1,0 +1,29 @@
+"""Clean article text and metadata from a downloaded page, with trafilatura."""
+
+from __future__ import annotations
+
+import re
+import trafilatura
+
+from wirewatch.crawler.errors import NotAnArticle
+from wirewatch.crawler.records import Extracted
+
+MIN_TEXT_CHARS = 200
+_HTML_LANG = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)", re.I)
+
+
+def extract(html: bytes, url: str) -> Extracted:
+    try:
+        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
+                                          include_tables=False, deduplicate=False)
+    except (ValueError, TypeError, AttributeError) as exc:     # malformed markup deep in lxml
+        raise NotAnArticle(f"extraction failed: {exc}") from None
+    text = (doc.text or "").strip() if doc is not None else ""
+    if len(text) < MIN_TEXT_CHARS:
+        raise NotAnArticle(f"no article text ({len(text)} characters extracted)")
+    language = doc.language
+    if not language:
+        m = _HTML_LANG.search(html[:4096])
+        language = m.group(1).decode().lower() if m else None
+    return Extracted(text=text, title=doc.title, published=doc.date, author=doc.author,
+                     sitename=doc.sitename, language=language)

@@ -1,0 +1,354 @@
+"""The event pattern: within a sentence (or adjacent sentences) a supplier, a transfer expression,
+a military item and a recipient, read the way news prose writes them.
+
+Roles come from English word order, not from fitted examples: the subject before an active
+transfer verb gives ("Pyongyang has supplied ..."), the subject of a receiving verb receives
+("Russia has used North Korean missiles"), a demonym on the item names its origin ("North Korean
+troops"), and a marker before a later mention names the recipient ("to Moscow", "for Russia",
+"in Kursk"). A missing role may be taken from the same or an adjacent sentence, at a lower score."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer, Mention
+from wirewatch.crawler.analysis.matching.lexicon import Lexicon
+from wirewatch.crawler.analysis.matching.phrases import fold
+
+_HEAD_NOUN = re.compile(
+    r"^\s+(?:government|military|army|armed forces|forces|regime|leader|leadership|authorities|officials|"
+    r"navy|air force|defen[cs]e ministry|ministry of defen[cs]e|ministry|state|side|troops|leaders|"
+    r"administration|president|dictator|ally|units|commanders|soldiers|officials)\b", re.I)
+_PREP_BEFORE = re.compile(r"(?:\b(?:to|for|from|with|against|by|of|in|on|at|between|into|toward|towards|"
+                          r"alongside|than|like|about|over|near|across|inside|within|through|via))\s+"
+                          r"(?:(?:the|its|a|an)\s+)?$", re.I)
+_CLAUSE_BREAK = re.compile(r";|:|\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|—|–|\(|\)", re.I)
+_ORIGIN_GAP = re.compile(r"^(?:['’]s)?[\s-]*(?:(?:made|produced|built|manufactured|supplied|provided|"
+                         r"designed|origin|[\w,.-]+)\s+){0,4}$", re.I)
+_ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which|who|has|have|had|is|"
+                           r"are|was|were|said|says|after|before|as|against)\b", re.I)
+_ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
+                           re.I)
+# "to" that introduces a source, a cause or a comparison, not a recipient
+_NOT_RECIPIENT = re.compile(r"\b(?:according|due|thanks|close|next|similar|compared|addition|prior|owing|"
+                            r"up|referring|response|relation|regard|contrary|linked|tied|attributed)\s+to\s+"
+                            r"(?:(?:the|a|an)\s+)?(?:\w+\s+)?$", re.I)
+_BY_MARKER = re.compile(r"\bby\s+(?:the\s+)?$", re.I)        # "supplied by (the) X"
+_OWN_ITEM = re.compile(r"\b(?:its|their|his|her|our|own)\b", re.I)
+_REPORTING = re.compile(r"\b(?:said|says|say|told|tells|reported|reports|added|stated|announced|claimed|"
+                        r"noted|according)\b", re.I)
+_PASSIVE_FORM = re.compile(r"(?:ed|en|sent|sold|given|lent|fed|fought)$", re.I)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    start: int
+    end: int
+    kind: str           # give | receive | fight | nominal
+    lemma: str
+    text: str
+
+
+class ItemHit(NamedTuple):
+    """A military item named in a sentence: its span and its class (troops, shells ...)."""
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """A complete transfer read from one sentence: the unit the matcher scores and turns into facts."""
+    sentence_index: int
+    sentence: str
+    supplier: Mention
+    recipient: Mention
+    item: ItemHit
+    anchor: Anchor | None
+    score: float
+    rule: str
+    quantity: float | None
+    approx: bool
+    status: str
+
+
+@dataclass
+class Analysis:
+    """What one item in one sentence resolved to, complete or not (for --explain)."""
+    sentence: int
+    item: ItemHit
+    anchor: Anchor | None
+    supplier: Mention | None = None
+    recipient: Mention | None = None
+    origin: Mention | None = None
+    rule: str = ""
+    basis: str = "verb_before_item"       # a base score named in Scoring
+    may_borrow_recipient: bool = True
+    may_borrow_supplier: bool = False
+
+
+def _tokens(text: str) -> int:
+    return len(re.findall(r"\w+", text))
+
+
+class EventReader:
+    def __init__(self, gazetteer: Gazetteer, lexicon: Lexicon):
+        self.gaz = gazetteer
+        self.lex = lexicon
+
+    # ---- one sentence -------------------------------------------------------------------------
+    def analyse(self, index: int, sent: str) -> tuple[list[Mention], list[Analysis]]:
+        mentions = self.gaz.mentions(sent)
+        folded = fold(sent)
+        items = [ItemHit(*i) for i in self.lex.items.find(sent, folded)
+                 if not any(m.start <= i[0] and i[1] <= m.end for m in mentions)
+                 and not self.lex.modifier_heads.match(sent, i[1])]
+        anchors = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.verbs.find(sent, folded)]
+        agents = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.agents.find(sent, folded)]
+        anchors += [Anchor(s, e, "nominal", lemma, sent[s:e]) for s, e, lemma in self.lex.nominals.find(sent, folded)]
+        anchors = [a for a in anchors if not any(i.start <= a.start < i.end for i in items)
+                   and not any(m.start <= a.start < m.end for m in mentions)
+                   and not (a.kind != "nominal" and self._noun_position(sent, a, mentions))]
+        anchors += [a for a in agents if not any(a.start < x.end and x.start < a.end for x in anchors)]
+        for a in anchors:                       # "North Korea has been arming Russia": weapons implied
+            implied = self.lex.implicit_item.get(a.lemma) if a.kind != "nominal" else None
+            if implied and not any(i.start >= a.end and _tokens(sent[a.end:i.start]) <= 4 for i in items):
+                items.append(ItemHit(a.start, a.end, implied))
+        return mentions, [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
+
+    def _analyse_item(self, index: int, sent: str, item, anchors: list[Anchor],
+                      mentions: list[Mention]) -> Analysis:
+        origin = self._origin(sent, item, mentions)
+        implied = next((a for a in anchors if (a.start, a.end) == (item.start, item.end) and a.kind != "nominal"), None)
+        if implied is not None:
+            return self._active(index, sent, item, implied, mentions, origin)
+        before = [a for a in anchors if a.end <= item.start and _tokens(sent[a.end:item.start]) <= 12
+                  and not _CLAUSE_BREAK.search(sent[a.end:item.start])]
+        after = [a for a in anchors if a.start >= item.end and a.kind != "nominal"
+                 and _tokens(sent[item.end:a.start]) <= 10 and not _CLAUSE_BREAK.search(sent[item.end:a.start])]
+        if before:
+            tries = [self._active(index, sent, item, anchor, mentions, origin)
+                     for anchor in sorted(before, key=lambda a: -a.end)[:3]]
+            result = next((r for r in tries if r.supplier is not None and r.recipient is not None),
+                          next((r for r in tries if r.supplier is not None), tries[0]))
+        elif after:
+            anchor = min(after, key=lambda a: a.start)
+            result = self._after_item(index, sent, item, anchor, mentions, origin)
+        else:
+            result = Analysis(index, item, None, origin=origin, rule="item without verb",
+                              basis="item_without_verb")
+            result.supplier = origin
+            result.recipient = self._marked_recipient(sent, item.end, mentions, "nominal", "", max_gap=4)
+            result.may_borrow_recipient = False
+        if result.supplier is None and origin is not None and result.anchor is not None \
+                and result.anchor.kind != "receive":
+            result.supplier = origin
+        if result.supplier is None and (result.anchor is None or result.anchor.kind != "receive"):
+            source = self._marked(sent, item.end, mentions, re.compile(r"\bfrom\s+(?:the\s+)?$", re.I))
+            if source is not None:             # "ammunition shipments from the DPRK to Russia"
+                result.supplier = source
+                result.recipient = result.recipient or self._marked_recipient(
+                    sent, source.end, mentions, "give", "", max_gap=3)
+        return result
+
+    def _active(self, index, sent, item, anchor: Anchor, mentions, origin) -> Analysis:
+        result = Analysis(index, item, anchor, origin=origin)
+        if item.start == anchor.start:                     # an implied item: the verb's object is the recipient
+            result.rule = "transfer verb implying the item"
+            result.supplier = self._subject(sent, anchor, mentions)
+            result.recipient = self._object(sent, anchor, mentions)
+            result.may_borrow_recipient = False
+            return result
+        between = sent[anchor.end:item.start]
+        if _OWN_ITEM.search(between) and origin is None and \
+                not any(anchor.end <= m.start and m.end <= item.start for m in mentions):
+            # "Russia is arming its troops": the subject's own item goes to nobody unless a
+            # recipient is named ("sharing its know-how with North Korea")
+            result.may_borrow_recipient = False
+        if anchor.kind == "receive":
+            result.rule = "receiver uses or obtains the item"
+            result.recipient = self._subject(sent, anchor, mentions)
+            result.supplier = origin or self._marked(sent, item.end, mentions, self.lex.from_markers)
+            if anchor.lemma in self.lex.roles.supplier_is_object:
+                result.supplier = result.supplier or self._object(sent, anchor, mentions)
+            result.may_borrow_recipient = False
+            result.may_borrow_supplier = anchor.lemma in self.lex.roles.obtains
+            result.basis = "receiver_verb"
+            return result
+        if anchor.kind == "fight":
+            if re.search(r"\b(?:alongside|with|against|for|beside|among)\b", sent[anchor.end:item.start], re.I):
+                # "fight alongside Russian forces": the item is who they fight with, not the fighters
+                result.rule = "combat verb before item"
+                result.may_borrow_recipient = False
+                return result
+            result.rule = "troops in combat"           # "captured two North Korean soldiers in Kursk"
+            result.supplier = origin
+            result.recipient = self._marked_recipient(sent, item.end, mentions, "fight", anchor.lemma)
+            result.basis = "combat"
+            return result
+        subject = self._possessor(sent, anchor, mentions) if anchor.kind == "nominal" \
+            else self._subject(sent, anchor, mentions)
+        result.rule = "transfer noun" if anchor.kind == "nominal" else "supplier transfers item to recipient"
+        result.supplier = origin or subject
+        if anchor.kind == "nominal" and result.supplier is None:
+            result.supplier = self._marked(sent, anchor.end, mentions, self.lex.from_markers, limit=item.end + 40)
+        indirect = self._object(sent, anchor, mentions) if anchor.kind != "nominal" else \
+            self._marked(sent, anchor.end, mentions, re.compile(r"^\s*of\s+(?:the\s+)?$", re.I),
+                         limit=anchor.end + 12, first_only=True)    # "backing of Moscow with troops"
+        result.recipient = indirect or self._marked_recipient(sent, item.end, mentions, anchor.kind, anchor.lemma)
+        if result.recipient is None and origin is not None and subject is not None \
+                and subject.entity != origin.entity and anchor.kind != "nominal":
+            result.recipient = subject          # "Russia has deployed North Korean troops"
+        if anchor.kind == "nominal":
+            result.basis = "transfer_noun"
+            result.may_borrow_supplier = True        # "the dispatch of troops to Russia"
+        return result
+
+    def _after_item(self, index, sent, item, anchor: Anchor, mentions, origin) -> Analysis:
+        result = Analysis(index, item, anchor, origin=origin, basis="item_before_verb")
+        relative = self._relative_subject(sent, item, anchor, mentions)
+        if relative is not None and anchor.kind in ("give", "receive"):
+            # "the 14,000 troops Pyongyang has sent to Moscow", "shells that Russia received from ..."
+            result.rule = "item, then who moved it"
+            marker = self.lex.from_markers if anchor.kind == "receive" else None
+            other = self._marked(sent, anchor.end, mentions, marker) if marker else \
+                self._marked_recipient(sent, anchor.end, mentions, anchor.kind, anchor.lemma)
+            result.supplier, result.recipient = (origin or other, relative) if anchor.kind == "receive" \
+                else (relative, other)
+            result.may_borrow_supplier = anchor.kind == "receive"
+            return result
+        passive = bool(_PASSIVE_FORM.search(anchor.text)) and anchor.text.lower() != anchor.lemma
+        if anchor.kind == "receive":
+            result.rule = "item used by receiver"
+            by = self._marked(sent, anchor.end, mentions, _BY_MARKER)
+            result.recipient = by if passive else None
+            result.supplier = origin
+            result.may_borrow_recipient = False
+            return result
+        if anchor.kind == "fight":
+            result.rule = "troops in combat"
+            result.supplier = origin or self._subject(sent, Anchor(item.start, item.end, "", "", ""), mentions)
+            joined = self._object(sent, anchor, mentions) if anchor.lemma in self.lex.roles.joins else None
+            result.recipient = joined or self._marked_recipient(sent, anchor.end, mentions, "fight", anchor.lemma)
+            result.basis = "combat"
+            return result
+        result.rule = "item transferred to recipient"
+        by = self._marked(sent, anchor.end, mentions, _BY_MARKER,
+                          first_only=True) if passive else None
+        result.supplier = origin or by
+        result.may_borrow_supplier = passive          # "1,500 special forces sent to Russia"
+        direct = None if passive else self._object(sent, anchor, mentions)
+        result.recipient = direct or self._marked_recipient(sent, anchor.end, mentions, anchor.kind, anchor.lemma)
+        return result
+
+    @staticmethod
+    def _relative_subject(sent: str, item, anchor: Anchor, mentions: list[Mention]) -> Mention | None:
+        """The subject of a relative clause on the item: 'troops (that) Pyongyang has sent'."""
+        inside = [m for m in mentions if item.end <= m.start and m.end <= anchor.start]
+        if len(inside) != 1 or inside[0].possessive or inside[0].kind in ("demonym", "location"):
+            return None
+        m = inside[0]
+        lead, rest = sent[item.end:m.start], sent[m.end:anchor.start]
+        if not re.fullmatch(r"\s*(?:,\s*)?(?:that|which)?\s*(?:the\s+)?", lead, re.I):
+            return None
+        if not re.fullmatch(r"\s+(?:(?:has|have|had|is|was|were|are|will|would|may|could|reportedly|"
+                            r"already|also|now|been|allegedly|since|so\s+far)\s+)*", rest, re.I):
+            return None
+        return m
+
+    @staticmethod
+    def _noun_position(sent: str, anchor: Anchor, mentions: list[Mention]) -> bool:
+        """'Russian help', 'its support', 'the transfer': a determiner or demonym makes it a noun."""
+        before = sent[:anchor.start]
+        if re.search(r"\b(?:the|a|an|its|their|his|her|this|that|such|technical|military|further|more)\s+$",
+                     before, re.I):
+            return True
+        return any(m.kind == "demonym" and not before[m.end:].strip() for m in mentions if m.end <= anchor.start)
+
+    # ---- roles ---------------------------------------------------------------------------------
+    def _origin(self, sent: str, item, mentions: list[Mention]) -> Mention | None:
+        """'North Korean troops', "Pyongyang's shells", 'KN-23 missiles from North Korea'."""
+        for m in reversed(mentions):
+            if m.end <= item.start or (m.start < item.start < m.end):
+                gap = sent[m.end:item.start] if m.end <= item.start else ""
+                if m.kind == "location" or _ORIGIN_BLOCK.search(gap) or not _ORIGIN_GAP.match(gap):
+                    break
+                if m.kind == "demonym" or m.possessive or m.start < item.start < m.end or \
+                        (m.kind in ("name", "capital") and not gap.strip()):     # "DPRK ammunition"
+                    return m
+                break
+        after = next((m for m in mentions if m.start >= item.end), None)      # "troops from North Korea"
+        if after is not None and after.kind != "location" and _ORIGIN_AFTER.fullmatch(sent[item.end:after.start]):
+            return after
+        return None
+
+    def _subject(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> Mention | None:
+        for m in reversed([m for m in mentions if m.end <= anchor.start]):
+            gap = sent[m.end:anchor.start]
+            if _CLAUSE_BREAK.search(gap) and not re.fullmatch(r"\s*,[^,]*,\s*", gap) or _tokens(gap) > 12:
+                return None
+            if _REPORTING.search(gap) and not re.search(r"\bthat\s*$", gap):
+                return None                 # "KCNA said, praising ...": the source, not the actor
+            if _PREP_BEFORE.search(sent[:m.start]):
+                continue
+            if m.possessive and not _HEAD_NOUN.match(sent[m.end:]):
+                continue
+            if m.kind == "demonym" and not (m.text.lower().endswith("ns") or _HEAD_NOUN.match(sent[m.end:])):
+                continue
+            return m
+        return None
+
+    def _possessor(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> Mention | None:
+        """'North Korea's deployment', 'the North Korean deployment', 'Pyongyang's supply'."""
+        for m in mentions:
+            if m.end <= anchor.start and re.fullmatch(r"(?:\s+(?:military|arms|weapons|troop|continued|"
+                                                      r"large-scale|massive|latest|new|reported))*\s*",
+                                                      sent[m.end:anchor.start], re.I):
+                if m.possessive or m.kind == "demonym":
+                    return m
+        return self._marked(sent, anchor.end, mentions, _BY_MARKER,
+                            limit=anchor.end + 40)
+
+    def _object(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> Mention | None:
+        """'supplied Russia with shells', 'sent Moscow 1 million shells', 'reinforce Russian forces'."""
+        for m in mentions:
+            if m.start >= anchor.end:
+                gap = sent[anchor.end:m.start]
+                if re.fullmatch(r"\s+(?:(?:the|its|a|an|their)\s+)?", gap):
+                    return m
+                return None
+        return None
+
+    def _marked(self, sent: str, start: int, mentions: list[Mention], marker: re.Pattern,
+                limit: int | None = None, first_only: bool = False) -> Mention | None:
+        for m in mentions:
+            if m.start >= start and (limit is None or m.start <= limit):
+                gap = sent[start:m.start]
+                if _CLAUSE_BREAK.search(gap) or _tokens(gap) > 10:
+                    return None
+                if marker.search(" " + gap):
+                    return m
+                if first_only:
+                    return None
+        return None
+
+    def _marked_recipient(self, sent: str, start: int, mentions: list[Mention], kind: str,
+                          lemma: str, max_gap: int = 10) -> Mention | None:
+        for m in mentions:
+            if m.start < start:
+                continue
+            gap = " " + sent[start:m.start]
+            if _CLAUSE_BREAK.search(gap) or _tokens(gap) > max_gap or re.search(r"\bagainst\s+(?:the\s+)?$", gap):
+                return None
+            if re.search(r"\bin\s+(?:the\s+|its\s+)?$", gap):
+                if m.kind == "location" or (m.possessive and m.kind == "name") or \
+                        (kind != "fight" and m.kind == "name"):
+                    return m
+                continue
+            if re.search(r"\bwith\s+(?:the\s+)?$", gap) and kind != "fight" and lemma not in self.lex.roles.with_recipient:
+                continue
+            if self.lex.to_markers.search(gap) and not _NOT_RECIPIENT.search(gap):
+                return m
+        return None

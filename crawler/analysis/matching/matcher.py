@@ -1,0 +1,174 @@
+"""The matcher: every watch over one article, in one pass over its text.
+
+Output per watch (`MatchResult`): matched, score, the rule that fired, evidence (sentence + the
+span of each role) and facts {supplier, recipient, item, quantity, approx, status, sentence}.
+Pure: no Scrapy, no database."""
+
+from __future__ import annotations
+
+import re
+
+from wirewatch.crawler.analysis.matching.events import Analysis, Event, EventReader
+from wirewatch.crawler.analysis.matching.facts import FactBuilder
+from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer, Mention
+from wirewatch.crawler.analysis.matching.lexicon import Lexicon
+from wirewatch.crawler.analysis.matching.quantities import quantity_before
+from wirewatch.crawler.analysis.matching.query import TermIndex, terms_of
+from wirewatch.crawler.analysis.matching.sentences import split_sentences
+from wirewatch.crawler.analysis.matching.watches import Watch
+from wirewatch.crawler.records import Evidence, MatchResult, Span
+
+_NEGATION = re.compile(r"\b(?:not|never|no evidence|den(?:y|ied|ies|ying)|rejected|dismissed|refuted|"
+                       r"no sign|unfounded|false claims?|doubts?|doubted|unlikely|if ever)\b", re.I)
+_HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event)\b", re.I)
+_HEADLINE_TO = re.compile(r"^\s+to\s", re.I)      # "Russia to share technology with ..."
+# where a missing party may be borrowed from: (sentence offset or None for the headline, Scoring field)
+_BORROW_FROM = ((0, "same_sentence", "the same sentence"), (-1, "previous_sentence", "the previous sentence"),
+                (1, "next_sentence", "the next sentence"), (None, "headline", "the headline"))
+
+
+class Matcher:
+    def __init__(self, watches: list[Watch], gazetteer: Gazetteer | None = None,
+                 lexicon: Lexicon | None = None):
+        self.watches = watches
+        self.gaz = gazetteer or Gazetteer.load(extra=_merged(w.spec.entities for w in watches))
+        self.lex = lexicon or Lexicon.load(extra=_merged(w.spec.lexicon for w in watches))
+        self.reader = EventReader(self.gaz, self.lex)
+        self.facts = FactBuilder(self.gaz, self.lex)
+        self.index = TermIndex(set().union(*(terms_of(w.query) for w in watches if w.query)))
+        self._parties = set().union(*(set(p) for w in watches for p in w.directions)) if watches else set()
+        # shared, read-only answers for watches whose keyword query does not hold
+        self._unsatisfied = {w.name: MatchResult(w.name, False, 0.0, w.spec.severity, "",
+                                                 explanation=("keyword query not satisfied",))
+                             for w in watches}
+
+    def match(self, title: str, text: str) -> list[MatchResult]:
+        document = f"{title}\n{text}" if title else text
+        hits = self.index.scan(document)
+        candidates = [w for w in self.watches if w.holds is None or w.holds(hits)]
+        results = dict(self._unsatisfied)
+        if candidates:
+            sentences = [s for _, s in split_sentences(document)]
+            analysed = [self.reader.analyse(i, s) for i, s in enumerate(sentences)]
+            for watch in candidates:
+                results[watch.name] = self._judge(watch, sentences, analysed)
+        return [results[w.name] for w in self.watches]
+
+    # ---- one watch ---------------------------------------------------------------------------
+    def _judge(self, watch: Watch, sentences: list[str], analysed) -> MatchResult:
+        events, notes, orphans = [], [], []
+        for index, (_, analyses) in enumerate(analysed):
+            for a in analyses:
+                if a.item.kind not in watch.items:
+                    continue
+                if a.supplier is None and a.recipient is None:
+                    orphans.append(a)
+                event, note = self._complete(watch, a, sentences, analysed)
+                if event:
+                    events.append(event)
+                elif note:
+                    notes.append(f"sentence {index}: {note}: {sentences[index][:160]}")
+        if not events:
+            return MatchResult(watch.name, False, 0.0, watch.spec.severity, "",
+                               explanation=tuple(notes or ["no transfer between the watched parties found"]))
+        scoring, threshold = watch.scoring, watch.spec.threshold
+        best = max(events, key=lambda e: e.score)
+        supporting = {e.sentence_index for e in events if e.score >= threshold * scoring.support_share}
+        score = min(1.0, best.score + scoring.support_bonus * (len(supporting) - 1))
+        matched = score >= threshold
+        if not matched:
+            notes.insert(0, f"score {score:.2f} below threshold {threshold}")
+        return MatchResult(
+            watch.name, matched, score, watch.spec.severity, best.rule,
+            facts=tuple(self.facts.build(events, orphans, sentences)),
+            evidence=tuple(_evidence(e) for e in sorted(events, key=lambda e: -e.score)[:5]),
+            explanation=tuple(notes))
+
+    def _complete(self, watch: Watch, a: Analysis, sentences, analysed) -> tuple[Event | None, str]:
+        scoring = watch.scoring
+        supplier, recipient, base, how = a.supplier, a.recipient, scoring.base(a.basis), a.rule
+        sent = sentences[a.sentence]
+        if supplier is not None and recipient is not None and supplier.entity == recipient.entity:
+            recipient = None
+        if supplier is not None and supplier.entity not in self._parties:
+            return None, f"supplier {self.gaz.label(supplier.entity)} is not a watched party"
+        if recipient is not None and recipient.entity not in self._parties:
+            return None, f"recipient {self.gaz.label(recipient.entity)} is not a watched party"
+        if supplier is not None and recipient is None and a.may_borrow_recipient:
+            recipient, factor, where = self._borrow(watch, supplier.entity, a, sentences, analysed, True)
+            base, how = base * factor, f"{how}; recipient from {where}" if recipient else how
+        elif recipient is not None and supplier is None and a.may_borrow_supplier:
+            supplier, factor, where = self._borrow(watch, recipient.entity, a, sentences, analysed, False)
+            weaker = scoring.supplier_for_receiver if a.anchor is not None and a.anchor.kind == "receive" else 1.0
+            base, how = base * factor * weaker, f"{how}; supplier from {where}" if supplier else how
+        if supplier is None or recipient is None:
+            missing = "supplier" if supplier is None else "recipient"
+            return None, f"{a.item.kind} without a {missing}"
+        pair = (supplier.entity, recipient.entity)
+        if pair not in watch.directions:
+            return None, f"{self.gaz.label(pair[0])} → {self.gaz.label(pair[1])} is not a watched direction"
+        start = a.anchor.start if a.anchor else a.item.start
+        if _NEGATION.search(sent[max(0, start - 60):start]):
+            base *= scoring.negated
+            how += "; negated"
+        elif _HYPOTHETICAL.search(sent[max(0, start - 80):start]):
+            base *= scoring.hypothetical
+            how += "; hypothetical"
+        quantity, approx = quantity_before(sent[:a.item.start])
+        return Event(a.sentence, sent, supplier, recipient, a.item, a.anchor, round(base, 3), how,
+                     quantity, approx, self._status(sent, a)), ""
+
+    def _borrow(self, watch: Watch, known: str, a: Analysis, sentences, analysed, want_recipient: bool):
+        """The counterpart of `known` from the same sentence, then the adjacent ones, then the title."""
+        partners = {r if want_recipient else s for s, r in watch.directions if (s if want_recipient else r) == known}
+        for offset, weight, where in _BORROW_FROM:
+            index = 0 if offset is None else a.sentence + offset
+            if not 0 <= index < len(sentences):
+                continue
+            mentions: list[Mention] = analysed[index][0]
+            for m in mentions:
+                before = sentences[index][max(0, m.start - 12):m.start].lower()
+                if m.entity in partners and "against" not in before:
+                    return m, watch.scoring.base(weight), where
+        return None, 1.0, ""
+
+    def _status(self, sent: str, a: Analysis) -> str:
+        start = a.anchor.start if a.anchor else a.item.start
+        before = sent[max(0, start - 45):start]
+        window = sent[max(0, start - 60):min(len(sent), a.item.end + 80)]
+        status = self.lex.status
+        if status["pledged"].search(before) or (a.supplier is not None and a.anchor is not None and
+                                                _HEADLINE_TO.match(sent[a.supplier.end:a.anchor.start])):
+            return "pledged"
+        people = a.item.kind in self.lex.personnel
+        if people and a.anchor is not None and a.anchor.lemma in self.lex.roles.deploys:
+            return "deployed"
+        if people and a.anchor is not None and a.anchor.kind == "fight":
+            return "in combat"
+        if people and status["in combat"].search(window):
+            return "in combat"
+        if people and status["deployed"].search(window):
+            return "deployed"
+        anchor_text = a.anchor.text if a.anchor else ""
+        if status["delivered"].search(anchor_text) or re.search(r"\b(?:has|have|had)\s+(?:\w+\s+)?$", before):
+            return "delivered"
+        return "reported"
+
+
+def _merged(extensions) -> dict:
+    from wirewatch.crawler.analysis.matching.lexicon import merge
+    out: dict = {}
+    for extra in extensions:
+        out = merge(out, extra)
+    return out
+
+
+def _evidence(e: Event) -> Evidence:
+    def span(start: int, end: int) -> Span:
+        return Span(start, end, e.sentence[start:end])
+    spans = {"supplier": span(e.supplier.start, e.supplier.end),
+             "item": span(e.item.start, e.item.end),
+             "recipient": span(e.recipient.start, e.recipient.end)}
+    if e.anchor is not None:
+        spans["transfer"] = span(e.anchor.start, e.anchor.end)
+    return Evidence(e.sentence, e.score, e.rule, spans)

@@ -1,0 +1,136 @@
+"""The `wirewatch` command line. Usage and config errors exit 2 with one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from wirewatch.crawler import __version__
+from wirewatch.crawler.errors import ConfigError, LockedError, WirewatchError
+
+log = logging.getLogger("wirewatch")
+DEFAULT_CONFIG = "wirewatch.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wirewatch", description=(
+        "Crawl defence-news sources, flag reports of North Korea-Russia military aid, and alert "
+        "analysts by Slack, webhook or email."))
+    p.add_argument("-c", "--config", help=f"config file (default: ./{DEFAULT_CONFIG}, or $WIREWATCH_CONFIG)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-format", default="text", choices=["text", "json"],
+                   help="json gives one JSON object per log line, for log shippers")
+    p.add_argument("--version", action="version", version=f"wirewatch {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    crawl = sub.add_parser("crawl", help="one-off crawl of all (or the named) sources, then deliver due alerts")
+    crawl.add_argument("sources", nargs="*", metavar="SOURCE")
+    crawl.add_argument("--timeout", type=float, help="wall-clock limit in seconds (default network.crawl_timeout)")
+    sub.add_parser("run", help="the daemon: crawl each source on its schedule and deliver alerts")
+    sub.add_parser("check", help="validate the config and print the plan")
+    sub.add_parser("status", help="per-source health and the alert queue")
+
+    classify = sub.add_parser("classify", help="run the matcher over JSON Lines {id,title,text} on stdin")
+    classify.add_argument("--watch", action="append",
+                          help="a shipped watch name or a watch YAML path (default: the config's, else nk-russia-aid)")
+    classify.add_argument("--explain", action="store_true", help="say why each article did or did not match")
+
+    demo = sub.add_parser("demo", help="the whole flow on a bundled local site, no internet needed")
+    demo.add_argument("--db", help="keep the demo database in this SQLite file (default: a temporary one)")
+
+    alerts = sub.add_parser("alerts", help="operate the alert outbox")
+    asub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    asub.add_parser("test", help="send a test alert through every channel and report each result")
+    lst = asub.add_parser("list", help="list alerts in the outbox")
+    lst.add_argument("--status", choices=["pending", "dead", "delivered"])
+    lst.add_argument("--limit", type=int, default=50)
+    retry = asub.add_parser("retry", help="queue alerts again: one by id, or every dead one")
+    group = retry.add_mutually_exclusive_group(required=True)
+    group.add_argument("alert_id", nargs="?", metavar="ID")
+    group.add_argument("--dead", action="store_true")
+    return p
+
+
+def _config_path(args) -> Path:
+    path = args.config or os.environ.get("WIREWATCH_CONFIG") or DEFAULT_CONFIG
+    if not Path(path).exists():
+        raise ConfigError(f"config file {path} not found (pass -c CONFIG; see config/example.yaml)")
+    return Path(path)
+
+
+def load(args):
+    from wirewatch.crawler.conf.load import load_config
+    return load_config(_config_path(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from wirewatch.crawler.logs import setup_logging
+    setup_logging(args.log_level, args.log_format)
+    try:
+        return _dispatch(args)
+    except (ConfigError, LockedError) as exc:
+        print(f"wirewatch: error: {_redacted(exc)}", file=sys.stderr)
+        return 2
+    except WirewatchError as exc:
+        print(f"wirewatch: error: {_redacted(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _redacted(exc: Exception) -> str:
+    from wirewatch.crawler.secrets import redact
+    return redact(str(exc))
+
+
+def _wants_config(args) -> bool:
+    """classify needs no config, but uses the watches of one that is given or present."""
+    return bool(args.config or os.environ.get("WIREWATCH_CONFIG") or Path(DEFAULT_CONFIG).exists())
+
+
+def _dispatch(args) -> int:
+    command = args.command
+    if command == "classify":
+        from wirewatch.crawler.commands.classify import classify
+        return classify(args, load if _wants_config(args) else None)
+    if command == "demo":
+        from wirewatch.crawler.demo.run import run_demo
+        return run_demo(args.db, args.log_level)
+    config = load(args)
+    if command == "check":
+        from wirewatch.crawler.commands.operator import print_plan
+        return print_plan(config)
+    if command == "crawl":
+        return crawl(config, args)
+    if command == "run":
+        from wirewatch.crawler.service.daemon import Daemon
+        return Daemon(_config_path(args), config, args.log_level, args.log_format).run()
+    if command == "status":
+        from wirewatch.crawler.commands.operator import print_status
+        return print_status(config)
+    from wirewatch.crawler.commands.operator import alerts_command
+    return alerts_command(config, args)
+
+
+def crawl(config, args) -> int:
+    from wirewatch.crawler.commands.operator import deliver_due
+    from wirewatch.crawler.service.runner import run_crawl
+    from wirewatch.crawler.store.database import open_database
+
+    sessions = open_database(config.storage, config.base_dir)
+    names = args.sources or None
+    log.info("crawling %d source(s)", len(names or config.sources))
+    report = run_crawl(config, sessions, names, timeout=args.timeout, log_level=args.log_level,
+                       log_format=args.log_format)
+    for source in report.sources:
+        print(source.line())
+    deliver_due(config, sessions)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""What an operator runs besides crawling: check, status, and the alert outbox commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.store.database import open_database
+from wirewatch.crawler.store.schema import Article, Outbox, SourceState, utcnow
+
+ONE_OFF_DELIVERY_SECONDS = 30.0
+
+
+def deliver_due(config: Config, sessions, max_seconds: float = ONE_OFF_DELIVERY_SECONDS) -> None:
+    """What is due now (or within a few seconds) goes out before a one-off command exits."""
+    if not config.channels:
+        return
+    from wirewatch.alerts.outbox import Dispatcher
+    dispatcher = Dispatcher(config, sessions)
+    try:
+        dispatcher.drain(max_seconds)
+    finally:
+        dispatcher.close()
+
+
+def describe_channel(name: str, spec, config: Config) -> str:
+    """The channel's own description, secrets masked (each channel module knows what to show)."""
+    from wirewatch.alerts.channel import build_channel
+    channel = build_channel(name, spec, config.channel_env)
+    try:
+        return channel.describe()
+    finally:
+        channel.close()
+
+
+def print_plan(config: Config) -> int:
+    from wirewatch.crawler.analysis.matching import load_watch
+    from wirewatch.crawler.store.database import resolve_url
+    storage = make_url(resolve_url(config.storage, config.base_dir)).render_as_string(hide_password=True)
+    print(f"storage: {storage}")
+    print(f"network: allow_private={config.network.allow_private} timeout={config.network.timeout:g}s "
+          f"max_bytes={config.network.max_bytes} per_domain={config.network.per_domain}")
+    print(f"sources ({len(config.sources)}):")
+    for s in config.sources:
+        extra = f" follow={s.follow!r}" if s.follow else ""
+        print(f"  {s.name}: {s.type} {s.url} {s.schedule}{extra}")
+    print(f"watches ({len(config.watches)}):")
+    for ref in config.watches:
+        watch = load_watch(ref.include)
+        print(f"  {watch.name}: threshold {watch.spec.threshold}, severity {watch.spec.severity}"
+              f" - {watch.spec.description}")
+    print(f"channels ({len(config.channels)}):")
+    for name, spec in config.named_channels():
+        print(f"  {describe_channel(name, spec, config)}")
+    print("config OK")
+    return 0
+
+
+def _ago(when: dt.datetime | None) -> str:
+    if when is None:
+        return "never"
+    seconds = int((utcnow() - when).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def print_status(config: Config) -> int:
+    sessions = open_database(config.storage, config.base_dir)
+    since = utcnow() - dt.timedelta(hours=24)
+    with sessions() as session:
+        states = {s.source: s for s in session.scalars(select(SourceState))}
+        recent = dict(session.execute(select(Article.source, func.count()).where(
+            Article.fetched_at >= since).group_by(Article.source)).all())
+        queue = dict(session.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
+    print(f"{'source':24} {'last success':14} {'failures':>8} {'new 24h':>8}  last error")
+    for source in config.sources:
+        state = states.get(source.name)
+        failures = state.consecutive_failures if state else 0
+        error = (state.last_error or "") if state and failures else ""
+        print(f"{source.name:24} {_ago(state.last_success if state else None):14} {failures:>8} "
+              f"{recent.get(source.name, 0):>8}  {error[:100]}")
+    print(f"alerts: {queue.get('pending', 0)} pending, {queue.get('dead', 0)} dead, "
+          f"{queue.get('delivered', 0)} delivered")
+    return 0
+
+
+def alerts_command(config: Config, args) -> int:
+    sessions = open_database(config.storage, config.base_dir)
+    if args.alerts_command == "list":
+        return _list(sessions, args.status, args.limit)
+    if args.alerts_command == "retry":
+        return _retry(sessions, args.alert_id, args.dead)
+    return _test(config, sessions)
+
+
+def _list(sessions, status: str | None, limit: int) -> int:
+    with sessions() as session:
+        query = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
+        if status:
+            query = query.where(Outbox.status == status)
+        rows = list(session.scalars(query))
+    for row in rows:
+        title = (row.payload.get("article") or {}).get("title") or row.payload.get("message") or ""
+        error = f"  [{row.last_error[:80]}]" if row.last_error and row.status != "delivered" else ""
+        print(f"{row.alert_id}  {row.channel:12} {row.status:9} attempts={row.attempts} "
+              f"{row.kind:11} {title[:60]}{error}")
+    if not rows:
+        print("no alerts")
+    return 0
+
+
+def _retry(sessions, alert_id: str | None, dead: bool) -> int:
+    from wirewatch.alerts.outbox import requeue
+    count = requeue(sessions, alert_id, dead)
+    print(f"{count} alert row(s) queued again")
+    return 0 if count or dead else 1
+
+
+def _test(config: Config, sessions) -> int:
+    """Send directly, not through the outbox, so the operator sees each channel's answer now."""
+    from wirewatch.alerts.channel import build_channel
+    from wirewatch.alerts.model import new_alert_id, test_alert
+    if not config.channels:
+        print("no channels configured")
+        return 1
+    failures = 0
+    for name, spec in config.named_channels():
+        channel = build_channel(name, spec, config.channel_env)
+        try:
+            outcome = channel.send({**test_alert(), "id": new_alert_id()})
+        finally:
+            channel.close()
+        failures += outcome.status != "delivered"
+        print(f"{channel.describe()}: {outcome.status.upper()}"
+              f"{' - ' + outcome.reason if outcome.reason else ''}")
+    return 1 if failures else 0

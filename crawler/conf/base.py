@@ -1,0 +1,62 @@
+"""Building blocks of every config model, channel models included: strict frozen models,
+http(s)-only URLs, durations, and the `Secret` marker that masks a field everywhere."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from wirewatch.crawler.conf.durations import parse_duration
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors; a loaded config never changes."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _SecretMarker:
+    """Metadata on a field whose value must never reach a log, an error or a listing."""
+
+    def __repr__(self) -> str:
+        return "Secret"
+
+
+SECRET = _SecretMarker()
+Secret = Annotated[str, SECRET]
+
+
+def secret_values(model: BaseModel) -> list[str]:
+    """Every value held in a field marked Secret, in this model and the models inside it."""
+    found: list[str] = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if SECRET in info.metadata and isinstance(value, str):
+            found.append(value)
+        for inner in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(inner, BaseModel):
+                found.extend(secret_values(inner))
+    return found
+
+
+def http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value, re.I):
+        raise ValueError(f"only http and https URLs are allowed, got {value!r}")
+    return value
+
+
+def optional_duration(value: Any) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
+def durations(*names: str):
+    """A validator reading these fields as durations ('30s', '15m', '2h'; null stays null)."""
+    return field_validator(*names, mode="before")(optional_duration)
+
+
+class ChannelSpec(Strict):
+    """What every channel's config has; each channel module subclasses it with a `type` literal."""
+    name: str | None = Field(None, pattern=NAME_PATTERN)

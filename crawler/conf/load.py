@@ -1,0 +1,139 @@
+"""YAML text → a validated `Config`.
+
+Unknown keys and wrong types are one `ConfigError` naming the key and its line; `${VAR}` is
+replaced from the environment, and a missing variable is an error naming it. Every substituted
+value and every field marked `Secret` is registered for redaction before anything is logged."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from wirewatch.crawler import secrets
+from wirewatch.crawler.conf.base import secret_values
+from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.errors import ConfigError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _line_map(text: str) -> dict[tuple, int]:
+    """Map each key path of the YAML document to its 1-based line (a key's own line, and a
+    list entry's first line)."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, path: tuple, line: int) -> None:
+        lines[path] = line
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(value, path + (key.value,), key.start_mark.line + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, path + (i,), item.start_mark.line + 1)
+
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, (), root.start_mark.line + 1)
+    return lines
+
+
+def _substitute(data: Any, path: tuple, lines: dict[tuple, int], env: dict[str, str],
+                substituted: list[tuple]) -> Any:
+    if isinstance(data, dict):
+        return {k: _substitute(v, path + (k,), lines, env, substituted) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_substitute(v, path + (i,), lines, env, substituted) for i, v in enumerate(data)]
+    if not isinstance(data, str) or "${" not in data:
+        return data
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise ConfigError(f"{_where(path, lines)}: environment variable {name} is not set")
+        return env[name]
+
+    substituted.append(path)
+    return _ENV_REF.sub(replace, data)
+
+
+def _value_at(model: Any, path: tuple) -> Any:
+    for part in path:
+        model = model[part] if isinstance(part, int) else getattr(model, part, None)
+    return model
+
+
+def _register_secrets(config: Config, substituted: list[tuple]) -> None:
+    """Fields declared Secret, and every text that came from the environment (a number or a
+    flag from the environment is not text once validated, and is not masked)."""
+    values = secret_values(config) + [_value_at(config, path) for path in substituted]
+    for value in values:
+        if isinstance(value, str):
+            secrets.register(value)
+
+
+def _where(path: tuple, lines: dict[tuple, int]) -> str:
+    key = ".".join(str(p) for p in path) or "(top level)"
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            return f"{key} (line {lines[path[:cut]]})"
+    return key
+
+
+def _describe(error: ValidationError, lines: dict[tuple, int]) -> str:
+    from wirewatch.alerts.channel import registered
+    first = error.errors()[0]
+    path = tuple(p for p in first["loc"] if p not in registered())
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "union_tag_invalid":
+        message = f"unknown channel type (use {', '.join(sorted(registered()))})"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{_where(path, lines)}: {message}{more}"
+
+
+def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
+                 env: dict[str, str] | None = None) -> Config:
+    try:
+        lines = _line_map(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"{origin}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the config must be a mapping of keys (storage, sources, ...)")
+    substituted: list[tuple] = []
+    try:
+        data = _substitute(data, (), lines, dict(os.environ) if env is None else env, substituted)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    data.setdefault("base_dir", base_dir)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {_describe(exc, lines)}") from None
+    _register_secrets(config, substituted)
+    from wirewatch.crawler.analysis.matching.watches import load_watch
+    for ref in config.watches:          # a missing or broken watch is a config error, before any crawl
+        try:
+            load_watch(ref.include)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    return config
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {file}: {exc.strerror}") from None
+    return parse_config(text, origin=str(file), base_dir=str(file.resolve().parent))

@@ -1,0 +1,55 @@
+"""The whole config: the sections of crawler.conf.sections, plus one entry per alert channel
+(any channel registered in wirewatch.alerts.channels)."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+
+from wirewatch.alerts.channel import ChannelEnv, spec_union
+from wirewatch.crawler.conf.base import ChannelSpec, Strict
+from wirewatch.crawler.conf.sections import Alerts, Daemon, Network, Source, WatchRef, Workers
+from wirewatch.crawler.errors import ConfigError
+
+ChannelEntry = spec_union()
+
+
+class Config(Strict):
+    storage: str = "sqlite:///wirewatch.db"
+    network: Network = Network()
+    sources: list[Source] = []
+    watches: list[WatchRef] = [WatchRef(include="nk-russia-aid")]
+    channels: list[ChannelEntry] = []          # type: ignore[valid-type] - built from the registry
+    daemon: Daemon = Daemon()
+    alerts: Alerts = Alerts()
+    workers: Workers = Workers()
+    base_dir: str = "."                # where relative paths (sqlite file, CA file) resolve
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Config":
+        for what, names in (("source", [s.name for s in self.sources]),
+                            ("channel", self.channel_names())):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {what} name {dupes[0]!r}")
+        return self
+
+    def channel_names(self) -> list[str]:
+        names = []
+        for channel in self.channels:
+            same = [c for c in self.channels if c.type == channel.type]
+            default = channel.type if len(same) == 1 else f"{channel.type}-{same.index(channel) + 1}"
+            names.append(channel.name or default)
+        return names
+
+    def named_channels(self) -> list[tuple[str, ChannelSpec]]:
+        return list(zip(self.channel_names(), self.channels))
+
+    @property
+    def channel_env(self) -> ChannelEnv:
+        return ChannelEnv(self.network, self.base_dir)
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError(f"no source named {name!r} (known: {', '.join(s.name for s in self.sources)})")

@@ -1,0 +1,121 @@
+"""The sections of the config contract (DESIGN.md): network, sources, watches, daemon, alerts, workers."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from wirewatch.crawler.conf.base import NAME_PATTERN, Strict, durations, http_url
+from wirewatch.crawler.conf.durations import format_duration, parse_size
+
+DEFAULT_INTERVAL = 900.0             # a source without `every` or `cron` is crawled every 15 minutes
+
+
+class Network(Strict):
+    allow_private: bool = False
+    contact: str = "https://github.com/wirewatch/wirewatch"
+    timeout: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    per_domain: int = Field(2, ge=1, le=32)
+    max_redirects: int = Field(5, ge=0, le=20)
+    retries: int = Field(1, ge=0, le=5)
+    autothrottle: bool = True
+    crawl_timeout: float = 900.0
+
+    _durations = durations("timeout", "crawl_timeout")
+    _sizes = field_validator("max_bytes", mode="before")(parse_size)
+
+
+class Source(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    type: Literal["feed", "sitemap", "listing"]
+    url: str
+    every: float | None = None
+    cron: str | None = None
+    follow: str | None = None          # regex: which links are articles (listing; filter for others)
+    next: str | None = None            # listing: regex for pagination links
+    max_pages: int = Field(1, ge=1, le=100)
+    max_depth: int = Field(3, ge=0, le=10)    # sitemap: how deep nested indexes are followed
+    max_articles: int = Field(500, ge=1)
+
+    _url = field_validator("url")(http_url)
+    _every = durations("every")
+
+    @field_validator("follow", "next")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(f"not a valid crontab expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _schedule(self) -> "Source":
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give either 'every' or 'cron', not both")
+        if self.type == "listing" and not self.follow:
+            raise ValueError("a listing source needs 'follow' (a regex for article links)")
+        return self
+
+    @property
+    def schedule(self) -> str:
+        return f"cron {self.cron}" if self.cron else f"every {format_duration(self.interval)}"
+
+    @property
+    def interval(self) -> float:
+        return self.every if self.every is not None else DEFAULT_INTERVAL
+
+
+class WatchRef(Strict):
+    include: str
+
+
+class Daemon(Strict):
+    failures_before_alert: int = Field(3, ge=1)
+    quiet_after: float | None = 3 * 86400.0
+    grace: float = 30.0
+    dispatch_every: float = 5.0
+    _durations = durations("quiet_after", "grace", "dispatch_every")
+
+
+class Alerts(Strict):
+    give_up_after: float = 2 * 86400.0     # a row still failing after this is dead
+    backoff: float = 5.0                   # first retry delay; doubles each attempt, with jitter
+    backoff_max: float = 3600.0
+    _durations = durations("give_up_after", "backoff", "backoff_max")
+
+
+def _cores(limit: int = 8) -> int:
+    return max(1, min(limit, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
+
+
+class Workers(Strict):
+    """Processes; unset means one per core (at most 8)."""
+    crawls: int | None = Field(None, ge=1, le=64)       # crawls at once in the daemon
+    analysis: int | None = Field(None, ge=1, le=64)     # extraction + matching processes per crawl
+
+    @property
+    def crawl_processes(self) -> int:
+        return self.crawls or _cores()
+
+    @property
+    def analysis_processes(self) -> int:
+        return self.analysis or _cores()

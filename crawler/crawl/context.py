@@ -1,0 +1,97 @@
+"""What the spiders and the pipeline of one crawl share: the database, the counters, the matcher."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.records import SourceCounts
+from wirewatch.crawler.store.database import is_known, known_urls
+from wirewatch.crawler.store.schema import FetchState, RunSource, utcnow
+
+log = logging.getLogger("wirewatch.crawl")
+
+
+@dataclass
+class SourceStats:
+    """One source's progress in this crawl: its counters, errors and feed validators."""
+    source: str
+    started: float = field(default_factory=time.monotonic)
+    counts: SourceCounts = field(default_factory=SourceCounts)
+    errors: list[str] = field(default_factory=list)
+    source_failed: bool = False
+    validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    def fail_source(self, message: str) -> None:
+        self.source_failed = True
+        self.error(message)
+
+    def error(self, message: str) -> None:
+        if len(self.errors) < 20:
+            self.errors.append(message)
+        log.warning("%s: %s", self.source, message)
+
+
+class CrawlContext:
+    def __init__(self, config: Config, sessions: sessionmaker[Session], run_id: int):
+        self.config = config
+        self.sessions = sessions
+        self.run_id = run_id
+        self._pool = None
+        self.channels = config.channel_names()
+        self.stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in config.sources}
+        self._claimed: set[str] = set()
+
+    def pool(self):
+        """Worker processes for extraction and matching, started when the first article is queued
+        (a crawl that finds nothing new never starts them)."""
+        if self._pool is None:
+            from wirewatch.crawler.analysis.pool import start_pool
+            self._pool = start_pool([ref.include for ref in self.config.watches],
+                                    self.config.workers.analysis_processes)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def claim(self, canonical: str) -> bool:
+        """True for the first source of this crawl that asks for an article; two sources listing
+        the same article (a feed and a sitemap) download it once."""
+        if canonical in self._claimed:
+            return False
+        self._claimed.add(canonical)
+        return True
+
+    def is_known(self, canonical: str) -> bool:
+        with self.sessions() as session:
+            return is_known(session, canonical)
+
+    def known(self, canonicals: list[str]) -> set[str]:
+        with self.sessions() as session:
+            return known_urls(session, canonicals)
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        with self.sessions() as session:
+            state = session.get(FetchState, url)
+            return (state.etag, state.last_modified) if state else (None, None)
+
+    def finish_source(self, name: str, reason: str) -> None:
+        """Record the source's counts; keep conditional-GET validators only if it went well."""
+        stats = self.stats[name]
+        if reason not in ("finished", "closespider_itemcount"):
+            stats.fail_source(f"crawl ended early: {reason}")
+        with self.sessions.begin() as session:
+            session.add(RunSource(
+                run_id=self.run_id, source=name, status="failed" if stats.source_failed else "ok",
+                errors=stats.errors, duration=round(time.monotonic() - stats.started, 3),
+                **stats.counts.as_dict()))
+            if not stats.source_failed:
+                for url, (etag, last_modified) in stats.validators.items():
+                    state = session.get(FetchState, url) or FetchState(url=url, source=name)
+                    state.etag, state.last_modified, state.updated_at = etag, last_modified, utcnow()
+                    session.merge(state)

@@ -1,0 +1,140 @@
+"""The values that cross a stage boundary, each defined once.
+
+    spider ──ArticleItem──► pipeline ──► analysis ──PageAnalysis(Extracted, MatchResult…)──► store
+    store ──Fact / MatchResult──► alert payload;   spider counters ──SourceCounts──► run record, report
+
+Frozen dataclasses: a field is spelled once, here, and a type checker sees every reader. The alert
+payload itself stays a JSON object: it is the webhook body of the contract, stored as it is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+
+@dataclass(frozen=True)
+class EntryHints:
+    """What a feed or sitemap entry said about an article before it was downloaded."""
+    title: str | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True)
+class ArticleItem:
+    """A downloaded article page, from a spider to the item pipeline (Scrapy takes dataclass items)."""
+    source: str
+    url: str                 # the URL the page was answered from (after redirects)
+    canonical: str           # the key it is stored under (rel=canonical on the same site wins)
+    requested: str           # the canonical URL the spider asked for
+    html: bytes = field(repr=False)
+    hints: EntryHints = EntryHints()
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Clean text and metadata of an article page (trafilatura)."""
+    text: str
+    title: str | None
+    published: str | None
+    author: str | None
+    sitename: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One structured aid fact: who gave what to whom, how much, how far it has got."""
+    supplier: str
+    recipient: str
+    item: str
+    quantity: float | None
+    approx: bool
+    status: str
+    detail: str | None = field(default=None, kw_only=True)   # casualties: killed, wounded ...
+    sentence: str
+
+    @property
+    def key(self) -> str:
+        """Direction, item and figure: what makes two reports the same fact (story novelty)."""
+        amount = "" if self.quantity is None else f"{float(self.quantity):g}"
+        return f"{self.supplier}>{self.recipient}:{self.item}:{amount}"
+
+    def as_json(self, detail: bool = True) -> dict:
+        """The fact as JSON; `detail` only where it is set (the webhook body leaves it out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "detail" or (detail and self.detail is not None)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Fact":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence that supports a match, with the span of each role in it."""
+    sentence: str
+    score: float
+    rule: str
+    spans: dict[str, Span]               # supplier | recipient | item | transfer
+
+    def as_json(self) -> dict:
+        return {"sentence": self.sentence, "score": self.score, "rule": self.rule,
+                "spans": {role: {"start": s.start, "end": s.end, "text": s.text}
+                          for role, s in self.spans.items()}}
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """One watch's verdict on one article."""
+    watch: str
+    matched: bool
+    score: float
+    severity: str
+    rule: str
+    facts: tuple[Fact, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    explanation: tuple[str, ...] = ()
+
+    def as_json(self, article_id=None, explain: bool = False) -> dict:
+        out = {"id": article_id, "matched": self.matched, "score": round(self.score, 3),
+               "watch": self.watch, "facts": [f.as_json() for f in self.facts],
+               "evidence": [e.as_json() for e in self.evidence]}
+        if explain:
+            out["explanation"] = list(self.explanation)
+        return out
+
+
+@dataclass(frozen=True)
+class PageAnalysis:
+    """What the analysis workers return for a page: the article and its matches, or why not."""
+    extracted: Extracted | None
+    skipped: str | None = None
+    matches: tuple[MatchResult, ...] = ()
+
+
+@dataclass
+class SourceCounts:
+    """Per-source counters of one crawl: kept by the spiders, stored in the run record, printed
+    in the summary. Mutable on purpose: the crawl counts into it (as Scrapy's stats do)."""
+    fetched: int = 0
+    new: int = 0
+    known: int = 0
+    skipped: int = 0
+    failed: int = 0
+    matches: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def of(cls, row) -> "SourceCounts":
+        """The counters stored on a run record (any object with the same attribute names)."""
+        return cls(**{f.name: getattr(row, f.name) or 0 for f in fields(cls)})

@@ -1,0 +1,76 @@
+"""Source health: last success, last error, consecutive failures, and the operator alerts that go
+out (through the same channels, marked operational) when a source fails N times in a row, when it
+recovers, and when it has produced no new article for `daemon.quiet_after`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from wirewatch.alerts.model import operational_alert
+from wirewatch.alerts.outbox import enqueue
+from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.store.schema import SourceState, utcnow
+
+log = logging.getLogger("wirewatch.health")
+
+
+def record_health(config: Config, sessions: sessionmaker[Session], report) -> None:
+    now = utcnow()
+    with sessions.begin() as session:
+        for source in report.sources:
+            state = session.get(SourceState, source.name)
+            if state is None:
+                state = SourceState(source=source.name, consecutive_failures=0, failing_alerted=False,
+                                    quiet_alerted=False, last_new_article=None)
+                session.add(state)
+            state.last_attempt = now
+            first_attempt = state.last_success or state.last_error_at or now
+            if source.status == "ok":
+                _succeeded(session, config, state, now)
+            else:
+                _failed(session, config, state, source.errors, now)
+            if source.counts.new:
+                state.quiet_alerted = False
+            _check_quiet(session, config, state, now, first_attempt)
+
+
+def _notify(session: Session, config: Config, source: str, event: str, message: str) -> None:
+    log.warning("operational: %s: %s", source, message)
+    enqueue(session, operational_alert(source, event, message), config.channel_names(),
+            kind="operational")
+
+
+def _succeeded(session: Session, config: Config, state: SourceState, now: dt.datetime) -> None:
+    if state.failing_alerted:
+        _notify(session, config, state.source, "recovered",
+                f"source {state.source} recovered after {state.consecutive_failures} failed crawls")
+        state.failing_alerted = False
+    state.last_success, state.consecutive_failures = now, 0
+
+
+def _failed(session: Session, config: Config, state: SourceState, errors: list[str],
+            now: dt.datetime) -> None:
+    state.consecutive_failures = (state.consecutive_failures or 0) + 1
+    state.last_error = (errors[0] if errors else "unknown error")[:1000]
+    state.last_error_at = now
+    threshold = config.daemon.failures_before_alert
+    if state.consecutive_failures >= threshold and not state.failing_alerted:
+        _notify(session, config, state.source, "failing",
+                f"source {state.source} failed {state.consecutive_failures} times in a row; "
+                f"last error: {state.last_error}")
+        state.failing_alerted = True
+
+
+def _check_quiet(session: Session, config: Config, state: SourceState, now: dt.datetime,
+                 first_attempt: dt.datetime) -> None:
+    quiet_after = config.daemon.quiet_after
+    if not quiet_after or state.quiet_alerted:
+        return
+    since = state.last_new_article or first_attempt
+    if now - since > dt.timedelta(seconds=quiet_after):
+        _notify(session, config, state.source, "quiet",
+                f"source {state.source} has produced no new article since {since:%Y-%m-%d %H:%M} UTC")
+        state.quiet_alerted = True

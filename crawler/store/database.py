@@ -1,0 +1,70 @@
+"""Opening the database: SQLite by default (WAL, busy_timeout, write transactions begun
+IMMEDIATE so two processes never deadlock upgrading a read lock); any SQLAlchemy URL, PostgreSQL
+included, for shared deployments."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from wirewatch.crawler.store.schema import Article, Base, SeenUrl
+
+
+def resolve_url(url: str, base_dir: str = ".") -> str:
+    """Relative SQLite paths resolve against the config file's folder, not the caller's cwd."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        if not path.is_absolute():
+            path = Path(base_dir) / path
+        return str(parsed.set(database=str(path.resolve())))
+    return url
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None     # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_database(url: str, base_dir: str = ".") -> sessionmaker[Session]:
+    url = resolve_url(url, base_dir)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            os.makedirs(os.path.dirname(parsed.database) or ".", exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _sqlite_pragmas(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def is_known(session: Session, canonical: str) -> bool:
+    """An article URL already stored (or already judged not an article) is not downloaded again."""
+    return bool(known_urls(session, [canonical]))
+
+
+def known_urls(session: Session, canonicals: list[str]) -> set[str]:
+    """Which of these canonical URLs are stored or already judged, in a few queries."""
+    found: set[str] = set()
+    for start in range(0, len(canonicals), 500):
+        chunk = canonicals[start:start + 500]
+        found.update(session.scalars(select(Article.canonical_url).where(Article.canonical_url.in_(chunk))))
+        found.update(session.scalars(select(SeenUrl.canonical_url).where(SeenUrl.canonical_url.in_(chunk))))
+    return found

@@ -1,0 +1,75 @@
+"""Store an extracted article with its matches, story and outbox rows in ONE transaction,
+so a crash anywhere leaves either all of it or none of it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from wirewatch.alerts.model import build_alert
+from wirewatch.alerts.outbox import enqueue
+from wirewatch.crawler.records import ArticleItem, Extracted, MatchResult
+from wirewatch.crawler.store.database import is_known
+from wirewatch.crawler.store.novelty import assign_story
+from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, SeenUrl, SourceState, utcnow
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    new: bool
+    article_id: int | None = None
+    matches: tuple[MatchResult, ...] = ()
+    alerts: int = 0
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).lower().encode()).hexdigest()
+
+
+def record_seen(sessions: sessionmaker[Session], canonical: str, source: str, reason: str) -> None:
+    """Remember a downloaded non-article so the next crawl does not download it again."""
+    try:
+        with sessions.begin() as session:
+            session.merge(SeenUrl(canonical_url=canonical, source=source, reason=reason[:500]))
+    except IntegrityError:
+        pass
+
+
+def ingest(sessions: sessionmaker[Session], item: ArticleItem, extracted: Extracted,
+           results: tuple[MatchResult, ...], channels: list[str]) -> IngestResult:
+    """`results` are the article's matched results (the analysis workers computed them)."""
+    with sessions.begin() as session:
+        if is_known(session, item.canonical):
+            return IngestResult(new=False)
+        article = Article(
+            canonical_url=item.canonical, url=item.canonical, source=item.source,
+            title=extracted.title or item.hints.title, text=extracted.text,
+            published=extracted.published or item.hints.published, author=extracted.author,
+            sitename=extracted.sitename, language=extracted.language,
+            content_hash=content_hash(extracted.text))
+        session.add(article)
+        session.flush()
+        alerts = sum(_store_match(session, article, result, channels) for result in results)
+        state = session.get(SourceState, item.source) or SourceState(source=item.source)
+        state.last_new_article = utcnow()
+        session.merge(state)
+    return IngestResult(new=True, article_id=article.id, matches=results, alerts=alerts)
+
+
+def _store_match(session: Session, article: Article, result: MatchResult, channels: list[str]) -> int:
+    story, news = assign_story(session, result.watch, article, result.facts)
+    article.story_id = article.story_id or story.id
+    match = MatchRow(article_id=article.id, watch=result.watch, score=result.score,
+                     severity=result.severity, rule=result.rule,
+                     evidence=[e.as_json() for e in result.evidence],
+                     story_id=story.id, alerted=bool(news and channels))
+    session.add(match)
+    session.flush()
+    session.add_all(FactRow.of(match.id, fact) for fact in result.facts)
+    if not match.alerted:
+        return 0
+    payload = build_alert(article, match, result.facts, story)
+    return enqueue(session, payload, channels, match_id=match.id)

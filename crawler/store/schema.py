@@ -1,0 +1,162 @@
+"""The tables. The database is the only hand-off between crawling and delivery: a crash
+anywhere loses nothing, and an alert exists iff its outbox row exists."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from wirewatch.crawler.records import Fact
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSON, list: JSON}
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    published: Mapped[str | None] = mapped_column(String(40))
+    author: Mapped[str | None] = mapped_column(Text)
+    sitename: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(20))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class SeenUrl(Base):
+    """A downloaded URL that is not stored as an article (no text, duplicate) and why."""
+    __tablename__ = "seen_urls"
+    canonical_url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Story(Base):
+    __tablename__ = "stories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    watch: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[list] = mapped_column(default=list)    # known facts, as keys
+    terms: Mapped[list] = mapped_column(default=list)        # title terms, for same-story matching
+    articles: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MatchRow(Base):
+    __tablename__ = "matches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    watch: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list] = mapped_column(default=list)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FactRow(Base):
+    """A stored `Fact` (its display-only detail is not kept)."""
+    __tablename__ = "facts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), index=True)
+    supplier: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(100))
+    item: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[float | None] = mapped_column(Float)
+    approx: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(40))
+    sentence: Mapped[str] = mapped_column(Text)
+
+    @classmethod
+    def of(cls, match_id: int, fact: Fact) -> "FactRow":
+        return cls(match_id=match_id, **fact.as_json(detail=False))
+
+    def fact(self) -> Fact:
+        return Fact(self.supplier, self.recipient, self.item, self.quantity, self.approx, self.status,
+                    self.sentence)
+
+
+class Outbox(Base):
+    """One row per alert and channel; an alert exists iff its row exists."""
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("alert_id", "channel"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="alert")    # alert | operational | test
+    match_id: Mapped[int | None] = mapped_column(ForeignKey("matches.id"))
+    payload: Mapped[dict] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class FetchState(Base):
+    """Validators of feeds and sitemaps, for conditional GET."""
+    __tablename__ = "fetch_state"
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SourceState(Base):
+    __tablename__ = "source_state"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_attempt: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_success: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_new_article: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    failing_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    quiet_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(40), default="crawl")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    duration: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RunSource(Base):
+    __tablename__ = "run_sources"
+    __table_args__ = (UniqueConstraint("run_id", "source"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="running")   # ok | failed
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    known: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    matches: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list] = mapped_column(default=list)
+    duration: Mapped[float | None] = mapped_column(Float)
