@@ -93,8 +93,6 @@ class SourceSpider(scrapy.Spider):
             self._queued += 1
             requests.append(scrapy.Request(url, callback=self.parse_article, errback=self.on_article_error,
                                            meta={"hints": hints, "canonical": canonical}))
-        if requests:
-            self.ctx.pool()         # analysis workers start while the first pages download
         return requests
 
     def parse_article(self, response: Response) -> Iterator[ArticleItem]:

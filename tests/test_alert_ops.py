@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import select
 
 from wirewatch.crawler.commands.cli import main
@@ -47,6 +48,7 @@ def test_same_story_from_another_outlet_alerts_once_new_facts_alert_again(tmp_pa
     assert another("https://e.example/4", "Ukraine war at 1,001 days", roundup.replace("11,000", "14,000")) == 1
 
 
+@pytest.mark.slow
 def test_crash_after_match_commit_before_send_delivers_exactly_once(tmp_path):
     receiver = Receiver()
     site = LocalSite().start()
@@ -89,6 +91,7 @@ def test_crash_after_match_commit_before_send_delivers_exactly_once(tmp_path):
         receiver.close()
 
 
+@pytest.mark.slow
 def test_alerts_test_list_and_retry_commands(tmp_path, capsys, monkeypatch):
     receiver = Receiver()
     try:

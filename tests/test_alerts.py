@@ -12,6 +12,7 @@ import ssl
 import time
 
 import pytest
+from standardwebhooks import Webhook
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -19,12 +20,22 @@ from sqlalchemy import select
 
 from wirewatch.alerts.outbox import Dispatcher, requeue
 from wirewatch.crawler.conf.load import parse_config
+from wirewatch.crawler.errors import ConfigError
 from wirewatch.crawler.records import ArticleItem, Extracted
 from wirewatch.crawler.store.ingest import ingest
 from wirewatch.crawler.analysis.matching import Matcher, load_watch
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.schema import Outbox
 from tests.servers import Answer, Mailbox, Receiver, free_port
+
+import datetime
+import email.utils
+from pathlib import Path
+
+import wirewatch.alerts.channels
+from wirewatch.alerts.channel import registered
+from wirewatch.alerts.http import retry_after
+from wirewatch.alerts.outbox import backoff
 
 MATCHER = Matcher([load_watch("nk-russia-aid")])
 TITLE = "North Korea sends 200 long-range artillery pieces to Russia"
@@ -108,6 +119,8 @@ def test_webhook_retries_500_with_the_same_id_and_a_valid_signature(tmp_path, re
         signed = f"{attempt.headers['webhook-id']}.{attempt.headers['webhook-timestamp']}.".encode() + attempt.body
         expected = base64.b64encode(hmac.new(base64.b64decode(secret[6:]), signed, hashlib.sha256).digest())
         assert attempt.headers["webhook-signature"] == "v1," + expected.decode()
+        verified = Webhook(secret).verify(attempt.body, attempt.headers)     # the reference library agrees
+        assert verified["id"] == attempt.headers["webhook-id"]
     body = json.loads(attempts[-1].body)
     assert set(body) == {"id", "type", "watch", "score", "article", "facts", "evidence", "story"}
     assert body["id"] == ids.pop() and body["type"] == "wirewatch.alert"
@@ -117,6 +130,7 @@ def test_webhook_retries_500_with_the_same_id_and_a_valid_signature(tmp_path, re
     assert row.status == "delivered" and row.attempts == 3
 
 
+@pytest.mark.slow
 def test_slack_429_waits_retry_after_then_delivers_once(tmp_path, receiver):
     url = receiver.script("/slack429", Answer(429, b"rate_limited", {"Retry-After": "2"}), Answer(200))
     config, sessions = make(tmp_path, f"  - {{type: slack, url: '{url}'}}")
@@ -159,6 +173,7 @@ def test_redirect_is_not_followed_and_counts_as_failure(tmp_path, receiver):
     assert row.status == "pending" and "redirect" in row.last_error
 
 
+@pytest.mark.slow
 def test_a_hanging_endpoint_times_out_without_holding_back_another_channel(tmp_path, receiver):
     hang = receiver.script("/hang", Answer(200, hang=4))
     fast = receiver.script("/fast", Answer(200))
@@ -254,6 +269,7 @@ def test_starttls_is_refused_without_the_ca_and_accepted_with_it(tmp_path, smtp_
     assert "s3cret-pass" not in json.dumps([r.last_error for r in rows(sessions).values()])
 
 
+@pytest.mark.slow
 def test_email_digest_groups_due_alerts_into_one_message(tmp_path, smtp_plain):
     mailbox, port = smtp_plain
     config, sessions = make(tmp_path, f"  - {{type: email, host: 127.0.0.1, port: {port}, security: none, "
@@ -294,6 +310,7 @@ channels: [{{type: webhook, url: '{url}'}}]""")
     assert receiver.at("/private") == []
 
 
+@pytest.mark.slow
 def test_slack_sends_at_most_one_message_a_second_per_webhook(tmp_path, receiver):
     url = receiver.script("/paced", Answer(200))
     config, sessions = make(tmp_path, f"  - {{type: slack, url: '{url}'}}")
@@ -308,3 +325,39 @@ def test_slack_sends_at_most_one_message_a_second_per_webhook(tmp_path, receiver
     times = [r.at for r in receiver.at("/paced")]
     assert len(times) == 3
     assert all(b - a >= 0.95 for a, b in zip(times, times[1:]))
+
+
+@pytest.mark.parametrize("secret, complaint", [
+    ("plain-shared-secret-value", "must be a Standard Webhooks secret"),
+    ("whsec_not*base64!", "not valid base64"),
+    ("whsec_c2hvcnQ=", "too short"),
+])
+def test_a_webhook_secret_standard_verifiers_would_reject_is_a_config_error(tmp_path, secret, complaint):
+    with pytest.raises(ConfigError) as error:
+        make(tmp_path, f"  - {{type: webhook, url: 'https://hooks.example/x', secret: '{secret}'}}")
+    message = str(error.value)
+    assert "channels.0.secret (line" in message and complaint in message
+    assert secret not in message and "\n" not in message
+
+
+def test_backoff_doubles_with_jitter_up_to_the_ceiling_and_retry_after_wins():
+    for attempt, top in ((1, 5.0), (2, 10.0), (3, 20.0), (12, 3600.0)):
+        delays = [backoff(attempt, base=5.0, ceiling=3600.0) for _ in range(200)]
+        assert all(top / 2 <= d <= top for d in delays)
+        assert max(delays) - min(delays) > top / 10              # jittered, not lock-step
+    assert backoff(7, retry_after=42.0) == 42.0
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    assert retry_after("120") == 120.0
+    future = email.utils.format_datetime(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=90))
+    assert 80 <= retry_after(future) <= 91
+    assert retry_after("soon") is None and retry_after(None) is None
+
+
+def test_every_channel_module_registers_itself_and_the_config_accepts_exactly_those(tmp_path):
+    modules = sorted(p.stem for p in Path(wirewatch.alerts.channels.__file__).parent.glob("[!_]*.py"))
+    assert sorted(registered()) == modules == ["console", "email", "slack", "webhook"]
+    with pytest.raises(ConfigError) as error:
+        make(tmp_path, "  - {type: pager}")
+    assert "unknown channel type (use console, email, slack, webhook)" in str(error.value)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+
 import pytest
 
 from wirewatch.crawler.commands.cli import main
 from wirewatch.crawler.conf.load import load_config, parse_config
 from wirewatch.crawler.errors import ConfigError
+from wirewatch.crawler.logs import setup_logging
+from wirewatch.crawler.secrets import redact
 
 VALID = """\
 storage: sqlite:///x.db
@@ -117,3 +123,42 @@ def test_shipped_example_config_is_valid(monkeypatch):
     config = load_config(CONFIG_DIR / "example.yaml")
     assert [s.type for s in config.sources] == ["feed", "sitemap", "listing"]
     assert config.channel_names() == ["slack", "webhook", "email"]
+
+
+def test_worker_counts_follow_the_cores_unless_the_config_sets_them(tmp_path, capsys):
+    cores = max(1, min(8, len(os.sched_getaffinity(0))))
+    path = tmp_path / "w.yaml"
+    path.write_text("storage: sqlite:///x.db\n")
+    assert main(["-c", str(path), "check"]) == 0
+    assert f"workers: {cores} crawls at once (daemon), {cores} analysis processes per crawl" in capsys.readouterr().out
+    path.write_text("storage: sqlite:///x.db\nworkers: {crawls: 5, analysis: 1}\n")
+    assert main(["-c", str(path), "check"]) == 0
+    assert "workers: 5 crawls at once (daemon), 1 analysis processes per crawl" in capsys.readouterr().out
+    path.write_text("workers: {crawls: 0}\n")
+    assert main(["-c", str(path), "check"]) == 2
+    assert "workers.crawls (line 1)" in capsys.readouterr().err
+
+
+def test_fields_declared_secret_are_masked_even_when_written_in_the_file(capsys):
+    logging.getLogger("wirewatch").setLevel(logging.INFO)
+    config = parse_config("""
+channels:
+  - {type: email, host: smtp.example.org, sender: a@example.org, to: [b@example.org],
+     username: ops-mailer, password: literal-password-in-file}
+""")
+    assert config.channels[0].password == "literal-password-in-file"
+    assert redact("login failed for ops-mailer with literal-password-in-file") == "login failed for *** with ***"
+
+
+def test_json_logs_keep_the_traceback_with_secrets_redacted(capsys):
+    parse_config("channels:\n  - {type: slack, url: 'https://hooks.slack.com/services/T1/B2/tracebacktoken'}\n")
+    setup_logging("INFO", "json")
+    log = logging.getLogger("wirewatch.test")
+    try:
+        raise RuntimeError("posting to https://hooks.slack.com/services/T1/B2/tracebacktoken failed")
+    except RuntimeError:
+        log.exception("channel slack: unexpected error while sending")
+    entry = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert entry["level"] == "ERROR" and "RuntimeError" in entry["traceback"]
+    assert "Traceback (most recent call last)" in entry["traceback"]
+    assert "tracebacktoken" not in json.dumps(entry)

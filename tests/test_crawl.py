@@ -18,6 +18,8 @@ from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.store.schema import Article, FetchState, SeenUrl
 from tests.conftest import REPO, crawl_config, rss, write_config
 
+pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
+
 
 def _serve_corpus(site, corpus, prefix: str, count: int, start: int = 0) -> list[str]:
     paths = []

@@ -20,6 +20,8 @@ from wirewatch.crawler.store.schema import Outbox, Run, RunSource
 from tests.conftest import REPO, write_config
 from tests.servers import Answer, Receiver
 
+pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
+
 NEW_ARTICLE = {
     "slug": "2026/11/pyongyang-sends-rocket-launchers", "date": "2026-11-26T10:00:00+00:00",
     "author": "Staff", "title": "Pyongyang ships 50 rocket launchers to Moscow, Kyiv says",

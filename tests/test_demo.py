@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from wirewatch.crawler.commands.cli import main
+
+pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
 
 
 def test_demo_stores_the_site_flags_the_aid_reports_and_alerts(tmp_path, capsys, monkeypatch):

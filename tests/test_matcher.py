@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from wirewatch.crawler.commands.cli import main
-from wirewatch.crawler.errors import QuerySyntaxError
+from wirewatch.crawler.errors import ConfigError, QuerySyntaxError
 from wirewatch.crawler.analysis.matching import Matcher, load_watch
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer
 from wirewatch.crawler.analysis.matching.quantities import quantity_before
@@ -128,3 +129,50 @@ def test_classify_reads_json_lines_and_answers_in_order_without_config(monkeypat
     assert out[1]["matched"] is True and out[1]["watch"] == "nk-russia-aid"
     assert out[1]["facts"][0]["quantity"] == 1_000_000 and out[1]["facts"][0]["item"] == "shells"
     assert "error" in out[2]
+
+
+def _watch_file(tmp_path, **extra) -> str:
+    spec = {"name": "custom", "threshold": 0.6,
+            "event": {"parties": ["north_korea", "russia"], "items": ["troops", "shells", "drones"]}}
+    spec.update(extra)
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return str(path)
+
+
+def test_a_watch_brings_its_own_entities_and_lexicon_without_touching_the_shared_ones(tmp_path):
+    sentence = "Ruritania ferried 400 drones to Russia last month, customs records show."
+    shared = Matcher([load_watch("nk-russia-aid")])
+    custom = Matcher([load_watch(_watch_file(
+        tmp_path, event={"parties": ["ruritania", "russia"], "items": ["drones"]},
+        entities={"ruritania": {"label": "Ruritania", "name": ["Ruritania"], "demonym": ["Ruritanian"]}},
+        lexicon={"verbs": {"give": ["ferry"]}}))])
+    result = custom.match("", sentence)[0]
+    assert result.matched and (result.facts[0].supplier, result.facts[0].quantity) == ("Ruritania", 400)
+    assert "ferried" == result.evidence[0].spans["transfer"].text
+    assert not shared.gaz.mentions("Ruritania") and "ferry" not in {
+        lemma for _, _, (_, lemma) in shared.lex.verbs.find("they ferry it")}
+
+
+def test_a_watch_may_override_any_score_by_name(tmp_path):
+    text = "Analysts counted North Korean shells in Russia's depots near Bryansk."
+    default = Matcher([load_watch(_watch_file(tmp_path))]).match("", text)[0]
+    stricter = Matcher([load_watch(_watch_file(tmp_path, scoring={"item_without_verb": 0.4}))]).match("", text)[0]
+    assert default.matched and default.score == pytest.approx(0.75)
+    assert not stricter.matched and stricter.score == pytest.approx(0.4)
+    with pytest.raises(ConfigError) as error:
+        load_watch(_watch_file(tmp_path, scoring={"verb_befor_item": 0.9}))
+    assert "scoring.verb_befor_item" in str(error.value)
+
+
+def test_lowercase_operators_in_a_watch_query_are_warned_about_once(tmp_path, caplog):
+    path = _watch_file(tmp_path, query='(dprk or pyongyang) and russia AND "rock and roll"')
+    with caplog.at_level(logging.WARNING, logger="wirewatch"):
+        load_watch(path)
+        load_watch(path)
+    warnings = [r.getMessage() for r in caplog.records if "lowercase" in r.getMessage()]
+    assert len(warnings) == 1 and "'and', 'or'" in warnings[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="wirewatch"):
+        load_watch("nk-russia-aid")
+    assert not [r for r in caplog.records if "lowercase" in r.getMessage()]

@@ -21,6 +21,8 @@ from wirewatch.crawler.store.schema import Article, Outbox
 from tests.conftest import crawl_config, rss, write_config
 from tests.servers import free_port
 
+pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
+
 
 def _binary(name: str) -> str | None:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))

@@ -43,6 +43,8 @@ def print_plan(config: Config) -> int:
     print(f"storage: {storage}")
     print(f"network: allow_private={config.network.allow_private} timeout={config.network.timeout:g}s "
           f"max_bytes={config.network.max_bytes} per_domain={config.network.per_domain}")
+    print(f"workers: {config.workers.crawl_processes} crawls at once (daemon), "
+          f"{config.workers.analysis_processes} analysis processes per crawl")
     print(f"sources ({len(config.sources)}):")
     for s in config.sources:
         extra = f" follow={s.follow!r}" if s.follow else ""

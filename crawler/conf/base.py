@@ -4,7 +4,7 @@ http(s)-only URLs, durations, and the `Secret` marker that masks a field everywh
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,12 +29,19 @@ SECRET = _SecretMarker()
 Secret = Annotated[str, SECRET]
 
 
+def _marked_secret(annotation: Any) -> bool:
+    """Secret itself, or Secret inside Optional / a union."""
+    if get_origin(annotation) is Annotated:
+        return SECRET in get_args(annotation)[1:]
+    return any(_marked_secret(arg) for arg in get_args(annotation))
+
+
 def secret_values(model: BaseModel) -> list[str]:
     """Every value held in a field marked Secret, in this model and the models inside it."""
     found: list[str] = []
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
-        if SECRET in info.metadata and isinstance(value, str):
+        if (SECRET in info.metadata or _marked_secret(info.annotation)) and isinstance(value, str):
             found.append(value)
         for inner in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(inner, BaseModel):

@@ -33,6 +33,7 @@ def crawl_main(config: Config, names: list[str], run_id: int, secret_values: lis
         source = config.source(name)
         crawler = process.create_crawler(SPIDERS[source.type])
         crawler.signals.connect(_closer(ctx, name), signal=signals.spider_closed, weak=False)
+        crawler.signals.connect(_warm_up(ctx), signal=signals.request_scheduled, weak=False)
         process.crawl(crawler, source=source, ctx=ctx)
     try:
         process.start()
@@ -47,3 +48,12 @@ def _closer(ctx, name: str):
         log.info("%s: done: %d fetched, %d new, %d matches", name, stats.counts.fetched,
                  stats.counts.new, stats.counts.matches)
     return closed
+
+
+def _warm_up(ctx):
+    def scheduled(request, spider) -> None:
+        """The first article request starts the analysis workers, so they import while pages
+        download; a crawl that finds nothing new never starts them."""
+        if "canonical" in request.meta:
+            ctx.pool()
+    return scheduled

@@ -74,7 +74,7 @@ class Matcher:
         scoring, threshold = watch.scoring, watch.spec.threshold
         best = max(events, key=lambda e: e.score)
         supporting = {e.sentence_index for e in events if e.score >= threshold * scoring.support_share}
-        score = min(1.0, best.score + scoring.support_bonus * (len(supporting) - 1))
+        score = min(1.0, best.score + scoring.support_bonus * max(0, len(supporting) - 1))
         matched = score >= threshold
         if not matched:
             notes.insert(0, f"score {score:.2f} below threshold {threshold}")
