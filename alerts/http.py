@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-
-import requests
+from typing import TYPE_CHECKING
 
 from wirewatch.alerts.channel import Channel, ChannelEnv
 from wirewatch.alerts.model import Outcome
 from wirewatch.crawler.errors import SourceError
 from wirewatch.crawler.netguard import check_url
+
+if TYPE_CHECKING:
+    import requests
 
 PERMANENT = {400, 401, 403, 404, 410, 413, 422}
 
@@ -35,6 +37,7 @@ def retry_after(value: str | None) -> float | None:
 
 def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str], timeout: float,
          allow_private: bool, permanent_bodies: tuple[str, ...] = ()) -> Outcome:
+    import requests  # imported when a channel sends, not when the config loads
     try:
         check_url(url, allow_private)
     except SourceError as exc:
@@ -65,6 +68,7 @@ class HttpChannel(Channel):
 
     def __init__(self, name: str, spec, env: ChannelEnv):
         super().__init__(name, spec, env)
+        import requests  # every channel module loads with the config; requests only if used
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"wirewatch (+{env.network.contact})"
 

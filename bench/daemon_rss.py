@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench._rss import descendants, rss_mb  # noqa: E402
-from wirewatch.crawler.demo.site import build_site, load_articles  # noqa: E402
 from wirewatch.crawler.demo.localsite import LocalSite  # noqa: E402
+from wirewatch.crawler.demo.site import build_site, load_articles  # noqa: E402
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.schema import Run  # noqa: E402
 
@@ -42,7 +42,7 @@ channels: [{{type: console}}]
 daemon: {{dispatch_every: 1s, quiet_after: null}}
 """)
         daemon = subprocess.Popen([sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config), "--log-level",
-                                   "WARNING", "run"], cwd=tmp, env={**os.environ, "PYTHONPATH": str(REPO)},
+                                   "WARNING", "run"], cwd=tmp,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         sessions = open_database(f"sqlite:///{tmp}/daemon.db")
         samples: list[tuple[int, float]] = []

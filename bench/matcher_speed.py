@@ -17,11 +17,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # bench._corpus; wirewatch is installed
 
 from bench._corpus import pages  # noqa: E402
-from wirewatch.crawler.errors import NotAnArticle  # noqa: E402
 from wirewatch.crawler.analysis.extract import extract  # noqa: E402
 from wirewatch.crawler.analysis.matching import Matcher, load_watch  # noqa: E402
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer  # noqa: E402
 from wirewatch.crawler.analysis.matching.watches import Watch, WatchSpec  # noqa: E402
+from wirewatch.crawler.errors import NotAnArticle  # noqa: E402
 
 ITEMS = ["troops", "artillery", "shells", "missiles", "rocket_launchers", "drones", "air_defence",
          "weapons", "aircraft", "technology"]

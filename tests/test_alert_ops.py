@@ -11,14 +11,14 @@ import time
 import pytest
 from sqlalchemy import select
 
-from wirewatch.crawler.commands.cli import main
-from wirewatch.crawler.demo.site import build_site, load_articles
-from wirewatch.crawler.demo.localsite import LocalSite, Page
-from wirewatch.crawler.store.database import open_database
-from wirewatch.crawler.store.schema import Outbox
-from tests.conftest import REPO, rss, write_config
+from tests.conftest import rss, write_config
 from tests.servers import Answer, Receiver
 from tests.test_alerts import MATCHER, TEXT, TITLE, make, store_match
+from wirewatch.crawler.commands.cli import main
+from wirewatch.crawler.demo.localsite import LocalSite, Page
+from wirewatch.crawler.demo.site import build_site, load_articles
+from wirewatch.crawler.store.database import open_database
+from wirewatch.crawler.store.schema import Outbox
 
 
 def outbox(sessions) -> list[Outbox]:
@@ -65,7 +65,7 @@ def test_crash_after_match_commit_before_send_delivers_exactly_once(tmp_path):
                               channels=[{"type": "webhook", "url": hook}],
                               network={"timeout": "60s", "per_domain": 4})
         command = [sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config), "--log-level", "WARNING", "crawl"]
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = dict(os.environ)
         process = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         sessions = open_database(f"sqlite:///{tmp_path / 'wirewatch.db'}")

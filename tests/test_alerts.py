@@ -3,39 +3,36 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import email
 import email.policy
+import email.utils
 import hashlib
 import hmac
 import json
 import ssl
 import time
+from pathlib import Path
 
 import pytest
-from standardwebhooks import Webhook
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
+from standardwebhooks import Webhook
 
-from wirewatch.alerts.outbox import Dispatcher, requeue
+import wirewatch.alerts.channels
+from tests.servers import Answer, Mailbox, Receiver, free_port
+from wirewatch.alerts.channel import registered
+from wirewatch.alerts.http import retry_after
+from wirewatch.alerts.outbox import Dispatcher, backoff, requeue
+from wirewatch.crawler.analysis.matching import Matcher, load_watch
 from wirewatch.crawler.conf.load import parse_config
 from wirewatch.crawler.errors import ConfigError
 from wirewatch.crawler.records import ArticleItem, Extracted
-from wirewatch.crawler.store.ingest import ingest
-from wirewatch.crawler.analysis.matching import Matcher, load_watch
 from wirewatch.crawler.store.database import open_database
+from wirewatch.crawler.store.ingest import ingest
 from wirewatch.crawler.store.schema import Outbox
-from tests.servers import Answer, Mailbox, Receiver, free_port
-
-import datetime
-import email.utils
-from pathlib import Path
-
-import wirewatch.alerts.channels
-from wirewatch.alerts.channel import registered
-from wirewatch.alerts.http import retry_after
-from wirewatch.alerts.outbox import backoff
 
 MATCHER = Matcher([load_watch("nk-russia-aid")])
 TITLE = "North Korea sends 200 long-range artillery pieces to Russia"

@@ -10,13 +10,12 @@ import subprocess
 import sys
 
 import pytest
-
 from sqlalchemy import select
 
+from tests.conftest import crawl_config, rss, write_config
 from wirewatch.crawler.commands.cli import main
 from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.store.schema import Article, FetchState, SeenUrl
-from tests.conftest import REPO, crawl_config, rss, write_config
 
 pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
 
@@ -269,7 +268,7 @@ def test_json_logs_carry_counts_and_never_a_secret(site, corpus, tmp_path):
     site.pages["/jsonlog.xml"] = Page(rss(site.base, paths), "application/rss+xml")
     config = write_config(tmp_path, [{"name": "j", "type": "feed", "url": site.url("/jsonlog.xml")}],
                           channels=[{"type": "webhook", "url": "${HOOK_URL}"}])
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HOOK_URL": site.url("/hooks/secret-token-abc123")}
+    env = {**os.environ, "HOOK_URL": site.url("/hooks/secret-token-abc123")}
 
     done = subprocess.run([sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config), "--log-format", "json",
                            "crawl"], env=env, capture_output=True, text=True, timeout=120)

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from wirewatch.crawler.demo.site import build_site, load_articles
+from tests.conftest import write_config
+from tests.servers import Answer, Receiver
 from wirewatch.crawler.demo.localsite import LocalSite, Page
+from wirewatch.crawler.demo.site import build_site, load_articles
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.schema import Outbox, Run, RunSource
-from tests.conftest import REPO, write_config
-from tests.servers import Answer, Receiver
 
 pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
 
@@ -36,7 +36,7 @@ class DaemonProcess:
         with open(log, "ab") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config), "run"], cwd=config.parent,
-                env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
+                start_new_session=True,
                 stdout=subprocess.DEVNULL, stderr=stderr)
 
     def output(self) -> str:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import io
-import logging
 import json
+import logging
 from pathlib import Path
 
 import pytest
 import yaml
 
-from wirewatch.crawler.commands.cli import main
-from wirewatch.crawler.errors import ConfigError, QuerySyntaxError
 from wirewatch.crawler.analysis.matching import Matcher, load_watch
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer
 from wirewatch.crawler.analysis.matching.quantities import quantity_before
 from wirewatch.crawler.analysis.matching.query import TermIndex, evaluate, parse_query, terms_of
+from wirewatch.crawler.commands.cli import main
+from wirewatch.crawler.errors import ConfigError, QuerySyntaxError
 
 DATA = Path(__file__).parent / "data"
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from wirewatch.crawler.errors import LockedError
-from wirewatch.crawler.demo.localsite import Page
-from wirewatch.crawler.service.lock import DaemonLock
-from wirewatch.crawler.store.schema import Article, Outbox
 from tests.conftest import crawl_config, rss, write_config
 from tests.servers import free_port
+from wirewatch.crawler.demo.localsite import Page
+from wirewatch.crawler.errors import LockedError
+from wirewatch.crawler.service.lock import DaemonLock
+from wirewatch.crawler.store.schema import Article, Outbox
 
 pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
 

@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from wirewatch.alerts.channel import Channel, ChannelEnv
 from wirewatch.alerts.model import Outcome
 from wirewatch.alerts.render import headline, html_body, one_line, text_body
-from wirewatch.alerts.channel import Channel, ChannelEnv
 from wirewatch.crawler.conf.base import ChannelSpec, Secret, durations
 
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}

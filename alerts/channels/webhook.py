@@ -8,9 +8,9 @@ other value is refused when the config loads."""
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
-import binascii
 import json
 import time
 from typing import Literal

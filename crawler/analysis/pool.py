@@ -21,7 +21,7 @@ def _init(watch_refs: list[str]) -> None:
 
 
 def analyse_page(html: bytes, url: str, hints: EntryHints) -> PageAnalysis:
-    from wirewatch.crawler.analysis.extract import extract    # only worker processes load trafilatura
+    from wirewatch.crawler.analysis.extract import extract  # only worker processes load trafilatura
     try:
         extracted = extract(html, url)
     except NotAnArticle as exc:

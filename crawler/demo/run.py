@@ -57,8 +57,8 @@ def run_demo(db: str | None, log_level: str = "INFO") -> int:
 
 
 def _show_articles(sessions) -> None:
-    from wirewatch.crawler.store.schema import Article, FactRow, MatchRow
     from wirewatch.alerts.model import fact_line
+    from wirewatch.crawler.store.schema import Article, FactRow, MatchRow
     with sessions() as session:
         articles = list(session.scalars(select(Article).order_by(Article.published.desc())))
         print(f"\nStored {len(articles)} articles:")

@@ -4,8 +4,8 @@ Google News sitemap and robots.txt, built from articles.yaml."""
 from __future__ import annotations
 
 import html
-from email.utils import format_datetime
 from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 import yaml

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.crawler import secrets
-from wirewatch.crawler.service.child import crawl_main
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import SourceCounts
+from wirewatch.crawler.service.child import crawl_main
 from wirewatch.crawler.store.schema import Run, RunSource, utcnow
 
 log = logging.getLogger("wirewatch.crawl")

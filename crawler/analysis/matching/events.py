@@ -25,8 +25,7 @@ _PREP_BEFORE = re.compile(r"(?:\b(?:to|for|from|with|against|by|of|in|on|at|betw
                           r"alongside|than|like|about|over|near|across|inside|within|through|via))\s+"
                           r"(?:(?:the|its|a|an)\s+)?$", re.I)
 _CLAUSE_BREAK = re.compile(r";|:|\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|—|–|\(|\)", re.I)
-_ORIGIN_GAP = re.compile(r"^(?:['’]s)?[\s-]*(?:(?:made|produced|built|manufactured|supplied|provided|"
-                         r"designed|origin|[\w,.-]+)\s+){0,4}$", re.I)
+_ORIGIN_GAP = re.compile(r"^(?:['’]s)?[\s-]*(?:[\w,.-]+\s+){0,4}$", re.I)   # "'s newly made", "-built"
 _ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which|who|has|have|had|is|"
                            r"are|was|were|said|says|after|before|as|against)\b", re.I)
 _ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
@@ -37,9 +36,6 @@ _NOT_RECIPIENT = re.compile(r"\b(?:according|due|thanks|close|next|similar|compa
                             r"(?:(?:the|a|an)\s+)?(?:\w+\s+)?$", re.I)
 _BY_MARKER = re.compile(r"\bby\s+(?:the\s+)?$", re.I)        # "supplied by (the) X"
 _OWN_ITEM = re.compile(r"\b(?:its|their|his|her|our|own)\b", re.I)
-_REPORTING = re.compile(r"\b(?:said|says|say|told|tells|reported|reports|added|stated|announced|claimed|"
-                        r"noted|according)\b", re.I)
-_PASSIVE_FORM = re.compile(r"(?:ed|en|sent|sold|given|lent|fed|fought)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -219,7 +215,7 @@ class EventReader:
                 else (relative, other)
             result.may_borrow_supplier = anchor.kind == "receive"
             return result
-        passive = bool(_PASSIVE_FORM.search(anchor.text)) and anchor.text.lower() != anchor.lemma
+        passive = bool(self.lex.passive.search(anchor.text)) and anchor.text.lower() != anchor.lemma
         if anchor.kind == "receive":
             result.rule = "item used by receiver"
             by = self._marked(sent, anchor.end, mentions, _BY_MARKER)
@@ -289,7 +285,7 @@ class EventReader:
             gap = sent[m.end:anchor.start]
             if _CLAUSE_BREAK.search(gap) and not re.fullmatch(r"\s*,[^,]*,\s*", gap) or _tokens(gap) > 12:
                 return None
-            if _REPORTING.search(gap) and not re.search(r"\bthat\s*$", gap):
+            if self.lex.reporting.search(gap) and not re.search(r"\bthat\s*$", gap):
                 return None                 # "KCNA said, praising ...": the source, not the actor
             if _PREP_BEFORE.search(sent[:m.start]):
                 continue

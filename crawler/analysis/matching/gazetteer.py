@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 
 from wirewatch.config import CONFIG_DIR
-from wirewatch.crawler.errors import ConfigError
 from wirewatch.crawler.analysis.matching.lexicon import merge
 from wirewatch.crawler.analysis.matching.phrases import PhraseIndex, fold, leftmost_longest
+from wirewatch.crawler.errors import ConfigError
 
 _POSSESSIVE = re.compile(r"'s?(?!\w)")
 KINDS = ("name", "demonym", "capital", "leader", "institution", "location")

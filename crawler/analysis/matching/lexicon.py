@@ -10,8 +10,9 @@ from pathlib import Path
 import yaml
 
 from wirewatch.config import CONFIG_DIR
-from wirewatch.crawler.errors import ConfigError
 from wirewatch.crawler.analysis.matching.phrases import PhraseIndex
+from wirewatch.crawler.errors import ConfigError
+
 
 def inflect(lemma: str, doubles: frozenset[str] = frozenset()) -> set[str]:
     """send → send, sends, sending, sended (harmless); supply → supplies, supplied, supplying."""
@@ -63,7 +64,9 @@ class Lexicon:
     status: dict[str, re.Pattern]
     implicit_item: dict[str, str]       # verb lemma → the item it implies ("arm" → weapons)
     roles: VerbRoles
-    personnel: frozenset[str]           # item classes that are people: deployed, in combat, casualties
+    personnel: frozenset[str]
+    reporting: re.Pattern               # "KCNA said, praising ...": who reports is not who acts
+    passive: re.Pattern                 # a verb form that may be a passive participle ("sent", "-ed")           # item classes that are people: deployed, in combat, casualties
 
     @classmethod
     def load(cls, path: str | Path | None = None, extra: dict | None = None) -> "Lexicon":
@@ -98,7 +101,9 @@ class Lexicon:
             implicit_item=dict(data.get("implicit_item") or {}),
             roles=VerbRoles(**{role: frozenset(data["verb_roles"].get(role, [])) for role in
                                ("obtains", "supplier_is_object", "with_recipient", "joins", "deploys")}),
-            personnel=frozenset(data.get("personnel", [])))
+            personnel=frozenset(data.get("personnel", [])),
+            reporting=re.compile(rf"\b(?:{_alternation(data['reporting'])})\b", re.I),
+            passive=re.compile(rf"(?:ed|en|{_alternation(data['irregular_participles'])})$", re.I))
 
 
 def merge(base: dict, extra: dict) -> dict:

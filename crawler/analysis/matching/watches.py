@@ -11,9 +11,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wirewatch.config import CONFIG_DIR
-from wirewatch.crawler.errors import ConfigError, QuerySyntaxError
 from wirewatch.crawler.analysis.matching.query import Node, compile_query, parse_query
 from wirewatch.crawler.analysis.matching.scoring import Scoring
+from wirewatch.crawler.errors import ConfigError, QuerySyntaxError
 
 log = logging.getLogger("wirewatch.watches")
 _WARNED: set[tuple[str, str]] = set()        # once per watch file and process
