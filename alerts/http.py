@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from wirewatch.alerts.channel import Channel, ChannelEnv
 from wirewatch.alerts.model import Outcome
 from wirewatch.crawler.errors import SourceError
-from wirewatch.crawler.netguard import check_url
+from wirewatch.crawler.secrets import redact
 
 if TYPE_CHECKING:
     import requests
@@ -35,24 +35,28 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
 
 
+def snippet(text: str, limit: int = 80) -> str:
+    """A peer's answer as it may appear in a log or a listing: short, one line, secrets masked."""
+    from wirewatch.alerts.render import one_line
+    return one_line(redact(text[:limit * 4]), limit)
+
+
 def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str], timeout: float,
-         allow_private: bool, permanent_bodies: tuple[str, ...] = ()) -> Outcome:
+         permanent_bodies: tuple[str, ...] = ()) -> Outcome:
     import requests  # imported when a channel sends, not when the config loads
     try:
-        check_url(url, allow_private)
-    except SourceError as exc:
-        return Outcome.dead(str(exc).replace(url, "<target>"))
-    try:
         response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+    except SourceError as exc:                    # the address guard refused the target
+        return Outcome.dead(redact(str(exc)))
     except requests.Timeout:
         return Outcome.retry(f"no answer within {timeout:g}s")
     except requests.ConnectionError as exc:
         return Outcome.retry(f"connection failed: {type(exc).__name__}")
-    text = response.text[:200].strip()
+    text = response.text[:2000].strip()
     status = response.status_code
     if 200 <= status < 300:
         return Outcome.delivered()
-    detail = f"HTTP {status}" + (f" {text}" if text else "")
+    detail = f"HTTP {status}" + (f" {snippet(text)}" if text else "")
     if status == 429 or status >= 500:
         return Outcome.retry(detail, retry_after(response.headers.get("Retry-After")))
     if 300 <= status < 400:
@@ -68,14 +72,12 @@ class HttpChannel(Channel):
 
     def __init__(self, name: str, spec, env: ChannelEnv):
         super().__init__(name, spec, env)
-        import requests  # every channel module loads with the config; requests only if used
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"wirewatch (+{env.network.contact})"
+        from wirewatch.alerts.transport import guarded_session  # requests loads only if used
+        self.session = guarded_session(env.network, f"wirewatch (+{env.network.contact})")
 
     def post(self, body: bytes, headers: dict[str, str], timeout: float,
              permanent_bodies: tuple[str, ...] = ()) -> Outcome:
-        return post(self.session, self.spec.url, body, headers, timeout, self.env.network.allow_private,
-                    permanent_bodies)
+        return post(self.session, self.spec.url, body, headers, timeout, permanent_bodies)
 
     def close(self) -> None:
         self.session.close()

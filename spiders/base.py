@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from wirewatch.crawler.conf.sections import Source
 from wirewatch.crawler.crawl.context import CrawlContext
+from wirewatch.crawler.crawl.resolver import REFUSALS
 from wirewatch.crawler.crawl.urls import canonical_url, is_http_url
 from wirewatch.crawler.records import ArticleItem, EntryHints
 
@@ -27,6 +28,10 @@ def describe_failure(failure: Failure) -> str:
         return f"HTTP {response.status} for {url}"
     name = type(value).__name__
     text = str(value).strip() or name
+    host = urlsplit(url).hostname or ""
+    if name in ("DNSLookupError", "CannotResolveHostError") and host in REFUSALS:
+        reason = REFUSALS[host]
+        return reason if reason.startswith("cannot resolve") else f"refused {url}: {reason}"
     if "TimeoutError" in name or "timeout" in text.lower():
         return f"timed out fetching {url}: {text}"
     if name == "IgnoreRequest" and text.startswith("refused"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ class Receiver:
     """An HTTP endpoint that records every POST and answers from a per-path script
     (the last answer repeats once the script runs out)."""
 
-    def __init__(self):
+    def __init__(self, tls: "ssl.SSLContext | None" = None):
         self.received: list[Received] = []
         self.scripts: dict[str, list[Answer]] = {}
         self._lock = threading.Lock()
@@ -62,10 +63,18 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
 
     def script(self, path: str, *answers: Answer) -> str:
         self.scripts[path] = list(answers)

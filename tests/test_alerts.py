@@ -48,10 +48,10 @@ def receiver():
     r.close()
 
 
-def make(tmp_path, channels: str, extra: str = ""):
+def make(tmp_path, channels: str, extra: str = "", network: str = "{allow_private: true}"):
     config = parse_config(f"""
 storage: sqlite:///{tmp_path / 'alerts.db'}
-network: {{allow_private: true}}
+network: {network}
 alerts: {{backoff: 0.2s, backoff_max: 1s}}
 channels:
 {channels}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from typing import Literal
@@ -10,12 +11,15 @@ from pydantic import Field, field_validator, model_validator
 
 from wirewatch.crawler.conf.base import NAME_PATTERN, Strict, durations, http_url
 from wirewatch.crawler.conf.durations import format_duration, parse_size
+from wirewatch.crawler.netguard import AddressPolicy
 
 DEFAULT_INTERVAL = 900.0             # a source without `every` or `cron` is crawled every 15 minutes
 
 
 class Network(Strict):
     allow_private: bool = False
+    allow: list[str] = []              # networks allowed although private, e.g. an intranet mirror
+    nameservers: list[str] = []        # resolve with these DNS servers ("host" or "host:port")
     contact: str = "https://github.com/wirewatch/wirewatch"
     timeout: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
@@ -27,6 +31,21 @@ class Network(Strict):
 
     _durations = durations("timeout", "crawl_timeout")
     _sizes = field_validator("max_bytes", mode="before")(parse_size)
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP network: {entry!r} (use e.g. 10.20.0.0/16)") from None
+        return value
+
+    @property
+    def policy(self) -> AddressPolicy:
+        return AddressPolicy(self.allow_private,
+                             tuple(ipaddress.ip_network(e, strict=False) for e in self.allow))
 
 
 class Source(Strict):

@@ -2,40 +2,49 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
 from wirewatch.crawler.errors import SourceError
-from wirewatch.crawler.netguard import check_url
+from wirewatch.crawler.netguard import AddressPolicy, check_scheme, resolve
 
 
 class AddressGuardMiddleware:
-    """Refuse non-http(s) URLs and, unless allowed, URLs resolving to private addresses.
+    """Refuse non-http(s) URLs, and IP-literal hosts the policy refuses, before any connection.
 
-    Redirects re-enter the downloader middleware chain, so every hop is checked."""
+    Redirects re-enter the downloader middleware chain, so every hop is checked. Host names are
+    checked where they are resolved, at connect time (crawler.crawl.resolver)."""
 
-    def __init__(self, allow_private: bool):
-        self.allow_private = allow_private
-        self._verdicts: dict[str, str | None] = {}
+    def __init__(self, policy: AddressPolicy):
+        self.policy = policy
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler.settings.getbool("WIREWATCH_ALLOW_PRIVATE"))
+        settings = crawler.settings
+        return cls(AddressPolicy(settings.getbool("WIREWATCH_ALLOW_PRIVATE"), tuple(
+            ipaddress.ip_network(net, strict=False) for net in settings.getlist("WIREWATCH_ALLOW"))))
 
     def process_request(self, request: Request, spider=None):
-        parts = urlsplit(request.url)
-        key = f"{parts.scheme}://{parts.netloc}"       # one DNS check per origin and crawl
-        if key not in self._verdicts:
-            try:
-                check_url(request.url, self.allow_private)
-                self._verdicts[key] = None
-            except SourceError as exc:
-                self._verdicts[key] = str(exc)
-        if self._verdicts[key]:
-            raise IgnoreRequest(self._verdicts[key])
+        try:
+            check_scheme(request.url)
+            host = urlsplit(request.url).hostname or ""
+            if _is_literal(host):
+                resolve(host, 0, self.policy)
+        except SourceError as exc:
+            message = str(exc)
+            raise IgnoreRequest(message if message.startswith("refused") else f"refused {request.url}: {message}")
         return None
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 class ConditionalGetMiddleware:

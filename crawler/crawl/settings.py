@@ -43,6 +43,8 @@ DEFAULTS = {
         "wirewatch.crawler.crawl.middlewares.ConditionalGetMiddleware": 560,
     },
     "SPIDER_MIDDLEWARES": {},
+    # Every connection's address is resolved and checked by the address guard's resolver.
+    "TWISTED_DNS_RESOLVER": "wirewatch.crawler.crawl.resolver.GuardedResolver",
     "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None,
                    "scrapy.extensions.remote_control.RemoteControl": None,
                    "scrapy.extensions.logstats.LogStats": None,
@@ -62,5 +64,7 @@ def build_settings(network: Network) -> Settings:
         "RETRY_TIMES": network.retries,
         "RETRY_ENABLED": network.retries > 0,
         "WIREWATCH_ALLOW_PRIVATE": network.allow_private,
+        "WIREWATCH_ALLOW": list(network.allow),
+        "WIREWATCH_NAMESERVERS": list(network.nameservers),
     }, priority="project")
     return settings

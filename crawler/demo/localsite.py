@@ -5,6 +5,7 @@ benchmarks serve recorded pages with it and script failures (stalls, errors) per
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ class Page:
 
 
 class LocalSite:
-    def __init__(self, pages: dict[str, Page] | None = None):
+    def __init__(self, pages: dict[str, Page] | None = None, host: str = "127.0.0.1"):
+        self.host = host
         self.pages: dict[str, Page | Callable[[BaseHTTPRequestHandler], Page]] = dict(pages or {})
         self.requests: list[tuple[str, str, dict[str, str]]] = []       # (method, path, headers)
         self._lock = threading.Lock()
@@ -33,7 +35,7 @@ class LocalSite:
     @property
     def base(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -68,7 +70,8 @@ class LocalSite:
                     time.sleep(page.delay)
                 site._answer(self, page)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server_class = _IPv6Server if ":" in self.host else ThreadingHTTPServer
+        self._server = server_class((self.host, port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
                          name="localsite").start()
@@ -107,3 +110,7 @@ class LocalSite:
             handler.wfile.write(page.body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6

@@ -1,0 +1,114 @@
+"""Hostile input holds: each test reproduces a probe that once got through, against real local
+peers (an HTTP site, a webhook receiver, a DNS server whose answers the test scripts)."""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+
+import pytest
+import trustme
+
+from tests.conftest import crawl_config, rss, write_config
+from tests.dns_server import LocalDNS
+from tests.servers import Answer, Receiver
+from tests.test_alerts import deliver, make, rows, store_match
+from wirewatch.crawler.demo.localsite import LocalSite, Page
+from wirewatch.crawler.netguard import AddressPolicy
+
+
+@pytest.fixture
+def dns():
+    server = LocalDNS()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("address, refused", [
+    ("2002:7f00:1::1", "IPv6 form of 127.0.0.1, a loopback address"),          # 6to4
+    ("2002:c0a8:101::5", "IPv6 form of 192.168.1.1, a private address"),
+    ("64:ff9b::a9fe:a9fe", "IPv6 form of 169.254.169.254, a cloud metadata address"),   # NAT64
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "IPv6 form of 127.0.0.1"),        # Teredo client
+    ("::7f00:1", "IPv6 form of 127.0.0.1"),                                     # IPv4-compatible
+    ("::ffff:10.0.0.7", "a private address"),                                   # IPv4-mapped
+    ("fd00:ec2::254", "a cloud metadata address"),
+    ("93.184.216.34", None), ("2606:4700::1111", None), ("2002:5db8:d822::1", None),
+])
+def test_ipv6_ranges_that_embed_a_private_ipv4_are_refused(address, refused):
+    reason = AddressPolicy().refusal(ipaddress.ip_address(address))
+    assert (reason is None) if refused is None else (refused in reason)
+
+
+def _rebinding_network(dns: LocalDNS) -> dict:
+    # 127.0.0.2 stands for "a public address" (allowed); nothing listens there, so a connection
+    # to it fails on loopback. The servers listen on 127.0.0.1, which stays refused.
+    return {"allow_private": False, "allow": ["127.0.0.2/32"], "nameservers": [dns.address]}
+
+
+@pytest.mark.slow
+def test_a_name_rebound_to_loopback_between_lookups_never_reaches_it_when_crawling(dns, tmp_path):
+    with LocalSite() as site:
+        site.pages["/feed.xml"] = Page(rss(site.base, ["/a.html"]), "application/rss+xml")
+        dns.script("news.rebind.test", "127.0.0.2", "127.0.0.1")      # public first, then loopback
+        url = f"http://news.rebind.test:{site.base.rsplit(':', 1)[1]}/feed.xml"
+        config = write_config(tmp_path, [{"name": "rebind", "type": "feed", "url": url}],
+                              network=_rebinding_network(dns))
+        report, _ = crawl_config(config)
+        assert site.paths_requested() == []                        # loopback never reached
+        assert not report.ok and len(dns.queries) >= 2
+        assert "news.rebind.test resolves to 127.0.0.1, a loopback address" in report.sources[0].errors[0]
+
+
+def test_a_webhook_host_rebound_to_loopback_never_receives_the_post(dns, tmp_path):
+    receiver = Receiver()
+    try:
+        receiver.script("/hook", Answer(200))
+        dns.script("hook.rebind.test", "127.0.0.2", "127.0.0.1")
+        config, sessions = make(tmp_path, f"  - {{type: webhook, url: 'http://hook.rebind.test:{receiver.port}/hook'}}",
+                                network=f"{{allow: [127.0.0.2/32], nameservers: ['{dns.address}']}}")
+        store_match(config, sessions)
+        deliver(config, sessions, seconds=3)
+        assert receiver.at("/hook") == []
+        [row] = rows(sessions).values()
+        assert row.status == "dead" and "resolves to 127.0.0.1, a loopback address" in row.last_error
+    finally:
+        receiver.close()
+
+
+def test_a_guarded_webhook_keeps_its_host_header_and_tls_server_name(dns, tmp_path, monkeypatch):
+    authority = trustme.CA()
+    cert = authority.issue_cert("hook.tls.test")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    receiver = Receiver(tls=context)
+    try:
+        ca_file = tmp_path / "ca.pem"
+        authority.cert_pem.write_to_path(str(ca_file))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+        receiver.script("/hook", Answer(204, b""))
+        dns.script("hook.tls.test", "127.0.0.1")
+        url = f"https://hook.tls.test:{receiver.port}/hook"
+        config, sessions = make(tmp_path, f"  - {{type: webhook, url: '{url}'}}",
+                                network=f"{{allow: [127.0.0.1/32], nameservers: ['{dns.address}']}}")
+        store_match(config, sessions)
+        deliver(config, sessions, seconds=3)
+        [post] = receiver.at("/hook")
+        assert post.headers["Host"] == f"hook.tls.test:{receiver.port}"    # certificate matched the name
+        assert {r.status for r in rows(sessions).values()} == {"delivered"}
+    finally:
+        receiver.close()
+
+
+@pytest.mark.slow
+def test_an_ipv6_literal_source_is_fetched_when_private_addresses_are_allowed(tmp_path, corpus):
+    with LocalSite(host="::1") as site:
+        site.pages["/v6/a.html"] = Page(corpus.html(corpus.ids[0]))
+        site.pages["/feed.xml"] = Page(rss(site.base, ["/v6/a.html"]), "application/rss+xml")
+        config = write_config(tmp_path, [{"name": "v6", "type": "feed", "url": site.url("/feed.xml")}])
+        report, _ = crawl_config(config)
+        assert report.ok and report.sources[0].counts.new == 1, report.sources[0].errors
+        closed = write_config(tmp_path / "closed" if (tmp_path / "closed").mkdir() is None else tmp_path,
+                              [{"name": "v6", "type": "feed", "url": site.url("/feed.xml")}],
+                              network={"allow_private": False})
+        refused, _ = crawl_config(closed)
+        assert "refused http://[::1]" in refused.sources[0].errors[0] and "loopback" in refused.sources[0].errors[0]
