@@ -1,6 +1,7 @@
 """Matcher cost against extraction cost on the 181 corpus pages.
 
-    python bench/matcher_speed.py
+    python bench/matcher_speed.py              # corpus figures, then the poison-page line
+    python bench/matcher_speed.py --poison     # only the poison-page line (1, 5, 10 MB)
 
 Classifies the extracted text with the default watch, then with 100 and 1,000 generated watches
 (random party pairs from the gazetteer, keyword queries over their names), and prints docs/s and
@@ -71,5 +72,39 @@ def main() -> None:
               f"  [{matched} docs matched]")
 
 
+_POISON = ["Pyongyang has sent {n} troops to Russia, the ministry said.",
+           "Around {n} North Korean soldiers have been killed in Kursk.",
+           "North Korea supplied {n} artillery shells to Moscow last month.",
+           "Russia has fired {n} North Korean KN-23 missiles at Ukrainian cities."]
+
+
+def poison_text(size: int) -> str:
+    """Text made only of matching sentences with distinct figures: the worst case for facts."""
+    parts, total, n = [], 0, 0
+    while total < size:
+        sentence = _POISON[n % len(_POISON)].format(n=1000 + n)
+        parts.append(sentence)
+        total += len(sentence) + 1
+        n += 1
+    return " ".join(parts)
+
+
+def poison_pages(sizes_mb=(1, 5, 10)) -> None:
+    """The matcher alone (no text cap) on pages full of matching sentences: time must grow
+    linearly with size (issue: a 9 MB page once took minutes)."""
+    matcher = Matcher([load_watch("nk-russia-aid")])
+    for size in sizes_mb:
+        text = poison_text(size * 1_000_000)
+        started = time.perf_counter()
+        [result] = matcher.match("North Korea sends troops to Russia", text)
+        elapsed = time.perf_counter() - started
+        print(f"poison page {size:>2} MB of matching text: {elapsed:6.2f} s "
+              f"({size / elapsed:5.2f} MB/s, {len(result.facts)} facts)")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--poison"]:
+        poison_pages()
+    else:
+        main()
+        poison_pages()

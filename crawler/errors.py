@@ -17,6 +17,10 @@ class QuerySyntaxError(ConfigError):
         self.position = position
 
 
+class StorageError(ConfigError):
+    """The database named by `storage` cannot be opened (bad URL, server unreachable). Exit code 2."""
+
+
 class SourceError(WirewatchError):
     """A source could not be crawled (unreachable, refused, unusable document)."""
 

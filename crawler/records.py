@@ -118,6 +118,7 @@ class PageAnalysis:
     extracted: Extracted | None
     skipped: str | None = None
     matches: tuple[MatchResult, ...] = ()
+    analysed_chars: int | None = None          # set when the matcher read only this much of the text
 
 
 @dataclass

@@ -29,13 +29,13 @@ def outbox(sessions) -> list[Outbox]:
 def test_same_story_from_another_outlet_alerts_once_new_facts_alert_again(tmp_path):
     config, sessions = make(tmp_path, "  - {type: console}")
     store_match(config, sessions)
-    from wirewatch.crawler.records import ArticleItem, Extracted
+    from wirewatch.crawler.records import ArticleItem, Extracted, PageAnalysis
     from wirewatch.crawler.store.ingest import ingest
 
     def another(url: str, title: str, text: str) -> int:
         item = ArticleItem(source="other-outlet", url=url, canonical=url, requested=url, html=b"")
-        matches = [r for r in MATCHER.match(title, text) if r.matched]
-        return ingest(sessions, item, Extracted(text, title, None, None, None, "en"), matches,
+        matches = tuple(r for r in MATCHER.match(title, text) if r.matched)
+        return ingest(sessions, item, PageAnalysis(Extracted(text, title, None, None, None, "en"), matches=matches),
                       config.channel_names()).alerts
 
     assert another("https://b.example/1", TITLE + " - report", TEXT) == 0           # same story, nothing new

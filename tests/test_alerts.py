@@ -29,7 +29,7 @@ from wirewatch.alerts.outbox import Dispatcher, backoff, requeue
 from wirewatch.crawler.analysis.matching import Matcher, load_watch
 from wirewatch.crawler.conf.load import parse_config
 from wirewatch.crawler.errors import ConfigError
-from wirewatch.crawler.records import ArticleItem, Extracted
+from wirewatch.crawler.records import ArticleItem, Extracted, PageAnalysis
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.ingest import ingest
 from wirewatch.crawler.store.schema import Outbox
@@ -65,7 +65,7 @@ def store_match(config, sessions, title: str = TITLE, url: str = "https://news.e
     extracted = Extracted(text=text, title=title, published="2026-11-24", author=None, sitename=None,
                           language="en")
     matches = tuple(r for r in MATCHER.match(title, text) if r.matched)
-    result = ingest(sessions, item, extracted, matches, config.channel_names())
+    result = ingest(sessions, item, PageAnalysis(extracted, matches=matches), config.channel_names())
     assert result.new and result.alerts == len(config.channels)
 
 

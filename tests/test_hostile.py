@@ -8,6 +8,7 @@ import ssl
 
 import pytest
 import trustme
+from sqlalchemy import select
 
 from tests.conftest import crawl_config, rss, write_config
 from tests.dns_server import LocalDNS
@@ -15,6 +16,8 @@ from tests.servers import Answer, Receiver
 from tests.test_alerts import deliver, make, rows, store_match
 from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.netguard import AddressPolicy
+from wirewatch.crawler.records import EntryHints
+from wirewatch.crawler.store.schema import SeenUrl
 
 
 @pytest.fixture
@@ -112,3 +115,49 @@ def test_an_ipv6_literal_source_is_fetched_when_private_addresses_are_allowed(tm
                               network={"allow_private": False})
         refused, _ = crawl_config(closed)
         assert "refused http://[::1]" in refused.sources[0].errors[0] and "loopback" in refused.sources[0].errors[0]
+
+
+def poison_html(size: int) -> bytes:
+    """An article page under the size cap made only of matching sentences with distinct figures."""
+    sentences = ["Pyongyang has sent {n} troops to Russia, officials said.",
+                 "Around {n} North Korean soldiers have been killed in Kursk.",
+                 "North Korea supplied {n} artillery shells to Moscow."]
+    paragraphs, total, n = [], 0, 0
+    while total < size:
+        paragraph = " ".join(sentences[(n + i) % 3].format(n=1000 + n + i) for i in range(3))
+        paragraphs.append(f"<p>{paragraph}</p>")
+        total += len(paragraph) + 7
+        n += 3
+    return (f"<html><head><title>Poison</title></head><body><article><h1>North Korea sends troops</h1>"
+            f"{''.join(paragraphs)}</article></body></html>").encode()
+
+
+def test_the_matcher_reads_at_most_max_text_and_a_slow_page_is_skipped_with_its_reason():
+    from wirewatch.crawler.analysis import pool
+    from wirewatch.crawler.conf.sections import Analysis
+    page = poison_html(400_000)
+    pool._init(["nk-russia-aid"], Analysis(max_text=50_000, page_timeout=60))
+    capped = pool.analyse_page(page, "https://news.example/poison", EntryHints())
+    assert capped.matches and capped.analysed_chars == 50_000 < len(capped.extracted.text)
+    pool._init(["nk-russia-aid"], Analysis(max_text=10_000_000, page_timeout=0.2))
+    slow = pool.analyse_page(page, "https://news.example/poison", EntryHints())
+    assert slow.extracted is None and "analysis took longer than 0.2s" in slow.skipped
+
+
+@pytest.mark.slow
+def test_a_poison_page_is_skipped_once_and_never_fetched_again(tmp_path, corpus):
+    with LocalSite() as site:
+        site.pages["/p/poison.html"] = Page(poison_html(6_000_000))
+        site.pages["/p/normal.html"] = Page(corpus.html(corpus.ids[1]))
+        site.pages["/feed.xml"] = Page(rss(site.base, ["/p/poison.html", "/p/normal.html"]), "application/rss+xml")
+        config = write_config(tmp_path, [{"name": "p", "type": "feed", "url": site.url("/feed.xml")}],
+                              analysis={"page_timeout": "2s"})
+        report, sessions = crawl_config(config)
+        counts = report.sources[0].counts
+        assert report.ok and (counts.new, counts.skipped) == (1, 1)
+        with sessions() as session:
+            [seen] = session.scalars(select(SeenUrl))
+        assert seen.canonical_url.endswith("/p/poison.html") and "took longer than 2s" in seen.reason
+        site.clear_log()
+        again, _ = crawl_config(config)
+        assert not [p for p in site.paths_requested() if p.startswith("/p/")] and again.ok

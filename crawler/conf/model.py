@@ -7,7 +7,15 @@ from pydantic import model_validator
 
 from wirewatch.alerts.channel import ChannelEnv, spec_union
 from wirewatch.crawler.conf.base import ChannelSpec, Strict
-from wirewatch.crawler.conf.sections import Alerts, Daemon, Network, Source, WatchRef, Workers
+from wirewatch.crawler.conf.sections import (
+    Alerts,
+    Analysis,
+    Daemon,
+    Network,
+    Source,
+    WatchRef,
+    Workers,
+)
 from wirewatch.crawler.errors import ConfigError
 
 ChannelEntry = spec_union()
@@ -22,6 +30,7 @@ class Config(Strict):
     daemon: Daemon = Daemon()
     alerts: Alerts = Alerts()
     workers: Workers = Workers()
+    analysis: Analysis = Analysis()
     base_dir: str = "."                # where relative paths (sqlite file, CA file) resolve
 
     @model_validator(mode="after")

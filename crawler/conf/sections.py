@@ -121,6 +121,14 @@ class Alerts(Strict):
     _durations = durations("give_up_after", "backoff", "backoff_max")
 
 
+class Analysis(Strict):
+    """Bounds on the work one page may cost, so a poison page cannot stall a crawl."""
+    max_text: int = 200_000               # characters of article text the matcher reads
+    page_timeout: float = 30.0            # extraction + matching of one page; then it is skipped
+    _sizes = field_validator("max_text", mode="before")(parse_size)
+    _durations = durations("page_timeout")
+
+
 def _cores(limit: int = 8) -> int:
     return max(1, min(limit, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                       else os.cpu_count() or 1))

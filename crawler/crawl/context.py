@@ -52,7 +52,7 @@ class CrawlContext:
         if self._pool is None:
             from wirewatch.crawler.analysis.pool import start_pool
             self._pool = start_pool([ref.include for ref in self.config.watches],
-                                    self.config.workers.analysis_processes)
+                                    self.config.workers.analysis_processes, self.config.analysis)
         return self._pool
 
     def close(self) -> None:

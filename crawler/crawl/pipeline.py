@@ -38,8 +38,11 @@ class ArticlePipeline:
             record_seen(ctx.sessions, item.requested, item.source, analysis.skipped or "skipped")
             log.info("%s: skipped %s: %s", item.source, item.url, analysis.skipped)
             return item
+        if analysis.analysed_chars is not None:
+            log.info("%s: %s: matched the first %d of %d characters (analysis.max_text)", item.source,
+                     item.url, analysis.analysed_chars, len(analysis.extracted.text))
         try:
-            result = ingest(ctx.sessions, item, analysis.extracted, analysis.matches, ctx.channels)
+            result = ingest(ctx.sessions, item, analysis, ctx.channels)
         except IntegrityError:            # the same article reached us by two links in one crawl
             counts.skipped += 1
             return item

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, inspect, select
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from wirewatch.crawler.errors import StorageError
 from wirewatch.crawler.store.schema import Article, Base, SeenUrl
 
 
@@ -51,8 +53,35 @@ def open_database(url: str, base_dir: str = ".") -> sessionmaker[Session]:
         _sqlite_pragmas(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    try:
+        Base.metadata.create_all(engine)
+        _add_missing_columns(engine)
+    except OperationalError as exc:
+        raise StorageError(f"cannot open the database {_shown(url)}: {_first_line(exc)}") from None
+    except ArgumentError as exc:
+        raise StorageError(f"storage {_shown(url)} is not a usable database URL: {exc}") from None
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """A database made by an earlier release gets the nullable columns added since (additive
+    changes only; anything else needs a real migration)."""
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        existing = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in existing and column.nullable:
+                kind = column.type.compile(dialect=engine.dialect)
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
 
 
 def is_known(session: Session, canonical: str) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.alerts.model import build_alert
 from wirewatch.alerts.outbox import enqueue
-from wirewatch.crawler.records import ArticleItem, Extracted, MatchResult
+from wirewatch.crawler.records import ArticleItem, MatchResult, PageAnalysis
 from wirewatch.crawler.store.database import is_known
 from wirewatch.crawler.store.novelty import assign_story
 from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, SeenUrl, SourceState, utcnow
@@ -38,9 +38,11 @@ def record_seen(sessions: sessionmaker[Session], canonical: str, source: str, re
         pass
 
 
-def ingest(sessions: sessionmaker[Session], item: ArticleItem, extracted: Extracted,
-           results: tuple[MatchResult, ...], channels: list[str]) -> IngestResult:
-    """`results` are the article's matched results (the analysis workers computed them)."""
+def ingest(sessions: sessionmaker[Session], item: ArticleItem, analysis: PageAnalysis,
+           channels: list[str]) -> IngestResult:
+    """Store what the analysis workers made of a page that is an article."""
+    extracted, results = analysis.extracted, analysis.matches
+    assert extracted is not None, "only articles are ingested"
     with sessions.begin() as session:
         if is_known(session, item.canonical):
             return IngestResult(new=False)
@@ -49,7 +51,7 @@ def ingest(sessions: sessionmaker[Session], item: ArticleItem, extracted: Extrac
             title=extracted.title or item.hints.title, text=extracted.text,
             published=extracted.published or item.hints.published, author=extracted.author,
             sitename=extracted.sitename, language=extracted.language,
-            content_hash=content_hash(extracted.text))
+            content_hash=content_hash(extracted.text), analysed_chars=analysis.analysed_chars)
         session.add(article)
         session.flush()
         alerts = sum(_store_match(session, article, result, channels) for result in results)

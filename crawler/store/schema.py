@@ -42,6 +42,7 @@ class Article(Base):
     sitename: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(20))
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    analysed_chars: Mapped[int | None] = mapped_column(Integer)   # matcher read only this much (cap)
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
     fetched_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 

@@ -1,8 +1,12 @@
 """From scored events to the facts an analyst reads: one fact per direction, item and figure,
-figures stated a sentence later attached to their report, casualty counts of deployed people."""
+figures stated a sentence later attached to their report, casualty counts of deployed people.
+
+Every step is linear in the number of events and sentences (indexes, not nested scans), so a
+page made only of matching sentences costs no more per sentence than a normal one."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import replace
 
 from wirewatch.crawler.analysis.matching.events import Analysis, Event
@@ -10,6 +14,10 @@ from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer
 from wirewatch.crawler.analysis.matching.lexicon import Lexicon
 from wirewatch.crawler.analysis.matching.quantities import CASUALTY, quantity_before, value_of
 from wirewatch.crawler.records import Fact
+
+
+def _key(fact: Fact) -> tuple:
+    return fact.supplier, fact.recipient, fact.item, fact.quantity
 
 
 class FactBuilder:
@@ -28,55 +36,66 @@ class FactBuilder:
     def _distinct(self, events: list[Event]) -> list[Fact]:
         """One fact per (direction, item, figure); a figureless fact gives way to one with a figure."""
         facts: list[Fact] = []
-        seen: set[tuple] = set()
-        key = lambda f: (f.supplier, f.recipient, f.item, f.quantity)  # noqa: E731
+        position: dict[tuple, int] = {}          # fact key → its index in `facts`
         for e in sorted(events, key=lambda e: (e.sentence_index, e.item.start)):
             fact = self._fact(e)
-            twin = next((i for i, f in enumerate(facts) if key(f) == key(fact)), None)
-            if twin is not None:             # the same fact again: keep the most advanced status
-                known = facts[twin]
-                facts[twin] = replace(known, approx=known.approx or fact.approx,
-                                      status=fact.status if known.status == "reported" else known.status)
-            if key(fact) not in seen and (fact.quantity is not None or
-                                          (fact.supplier, fact.recipient, fact.item, None) not in seen):
-                seen.add(key(fact))
+            key = _key(fact)
+            if key in position:                  # the same fact again: keep the most advanced status
+                known = facts[position[key]]
+                facts[position[key]] = replace(known, approx=known.approx or fact.approx,
+                                               status=fact.status if known.status == "reported" else known.status)
+            elif fact.quantity is not None or (fact.supplier, fact.recipient, fact.item, None) not in position:
+                position[key] = len(facts)
                 facts.append(fact)
-        return [f for f in facts if f.quantity is not None or not any(
-            g is not f and g.quantity is not None and g.item == f.item and g.supplier == f.supplier
-            for g in facts)]
+        with_figure = {(f.item, f.supplier) for f in facts if f.quantity is not None}
+        return [f for f in facts if f.quantity is not None or (f.item, f.supplier) not in with_figure]
 
     def _attach_orphan_quantities(self, facts: list[Fact], events: list[Event], orphans: list[Analysis],
                                   sentences: list[str]) -> list[Fact]:
         """'The ministry put the new deployment at around 3,000 troops.' - a count without parties
         continues the report of the same item in the sentence or two before."""
+        by_sentence: dict[tuple[int, str], Event] = {}
+        for e in events:
+            by_sentence.setdefault((e.sentence_index, e.item.kind), e)
+        figureless: dict[tuple[str, str], list[int]] = defaultdict(list)   # in order, first served
+        for index, f in enumerate(facts):
+            if f.quantity is None:
+                figureless[(f.item, f.supplier)].append(index)
         for a in orphans:
             quantity, approx = quantity_before(sentences[a.sentence][:a.item.start])
             if quantity is None:
                 continue
-            for e in events:
-                if e.item.kind == a.item.kind and 0 < a.sentence - e.sentence_index <= 2:
-                    supplier = self.gaz.label(e.supplier.entity)
-                    index = next((i for i, f in enumerate(facts) if f.item == a.item.kind
-                                  and f.supplier == supplier and f.quantity is None), None)
-                    if index is not None:
-                        facts[index] = replace(facts[index], quantity=quantity, approx=approx)
-                    break
+            e = next((by_sentence[(a.sentence - back, a.item.kind)] for back in (2, 1)
+                      if (a.sentence - back, a.item.kind) in by_sentence), None)
+            if e is None:
+                continue
+            waiting = figureless[(a.item.kind, self.gaz.label(e.supplier.entity))]
+            if waiting:
+                index = waiting.pop(0)
+                facts[index] = replace(facts[index], quantity=quantity, approx=approx)
         return facts
 
     def _casualties(self, events: list[Event], sentences: list[str]) -> list[Fact]:
         people = [e for e in events if e.item.kind in self.lex.personnel]
+        if not people:
+            return []
+        first_in: dict[int, Event] = {}
+        for e in people:
+            first_in.setdefault(e.sentence_index, e)
         found: list[Fact] = []
+        seen: set[tuple] = set()
         for index, sent in enumerate(sentences):
-            near = [e for e in people if 0 <= index - e.sentence_index <= 2] or \
-                   ([people[0]] if people and index > people[0].sentence_index else [])
-            if not near:
+            near = next((first_in[i] for i in range(index - 2, index + 1) if i in first_in), None)
+            if near is None and index > people[0].sentence_index:
+                near = people[0]
+            if near is None:
                 continue
             for m in CASUALTY.finditer(sent):
                 value, approx = value_of(m)
                 detail = m.group("what").lower()
-                if value is None or any((f.quantity, f.detail) == (value, detail) for f in found):
+                if value is None or (value, detail) in seen:
                     continue
-                found.append(Fact(self.gaz.label(near[0].supplier.entity),
-                                  self.gaz.label(near[0].recipient.entity), "casualties", value, approx,
-                                  "in combat", sent, detail=detail))
+                seen.add((value, detail))
+                found.append(Fact(self.gaz.label(near.supplier.entity), self.gaz.label(near.recipient.entity),
+                                  "casualties", value, approx, "in combat", sent, detail=detail))
         return found
