@@ -55,7 +55,21 @@ class SourceSpider(scrapy.Spider):
 
     async def start(self) -> Any:
         for request in self.entry_requests():
-            yield request
+            if self.fits(request.url, document=True):
+                yield request
+
+    def fits(self, url: str, document: bool) -> bool:
+        """Scrapy drops a URL past URLLENGTH_LIMIT without a word; we say so."""
+        limit = self.crawler.settings.getint("URLLENGTH_LIMIT") if hasattr(self, "crawler") else 0
+        if not limit or len(url) <= limit:
+            return True
+        message = f"URL longer than {limit} characters, not fetched: {url[:100]}…"
+        if document:
+            self.stats.fail_source(message)
+        else:
+            self.stats.counts.failed += 1
+            self.stats.error(message)
+        return False
 
     def entry_requests(self) -> Iterator[scrapy.Request]:
         yield self.document_request(self.source.url, self.parse)
@@ -95,6 +109,8 @@ class SourceSpider(scrapy.Spider):
                 continue
             if self._queued >= self.source.max_articles:
                 break
+            if not self.fits(url, document=False):
+                continue
             self._queued += 1
             requests.append(scrapy.Request(url, callback=self.parse_article, errback=self.on_article_error,
                                            meta={"hints": hints, "canonical": canonical}))

@@ -35,6 +35,11 @@ class FeedSpider(SourceSpider):
             if link:
                 candidates.append((response.urljoin(link), EntryHints(
                     title=entry.get("title"), published=entry.get("published") or entry.get("updated"))))
+        if not candidates:                 # entries, but nothing to fetch: say so, do not pass as OK
+            problem = f" ({parsed.get('bozo_exception')})" if parsed.get("bozo") else ""
+            self.stats.fail_source(f"unusable feed {response.url}: {len(parsed.entries)} entries, "
+                                   f"none with an article link{problem}")
+            return
         yield from self.article_requests(candidates)
 
 

@@ -11,14 +11,31 @@ from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 
+from wirewatch.crawler.crawl.urls import canonical_url
 from wirewatch.crawler.records import EntryHints
 from wirewatch.spiders.base import SourceSpider
-
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
 
 
 class SitemapSpider(SourceSpider):
     kind = "sitemap"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._visited: set[str] = set()         # sitemap documents asked for in this crawl
+
+    def sitemap_request(self, url: str, depth: int) -> Iterator[scrapy.Request]:
+        """Each sitemap document once per crawl, and at most `max_sitemaps` of them."""
+        key = canonical_url(url)
+        if key in self._visited or not self.fits(url, document=depth == 0):
+            return
+        if len(self._visited) >= self.source.max_sitemaps:
+            if len(self._visited) == self.source.max_sitemaps:
+                self._visited.add("")              # report the cap once
+                self.stats.error(f"sitemap cap reached: {self.source.max_sitemaps} documents "
+                                 f"(max_sitemaps); {url} and any further ones not fetched")
+            return
+        self._visited.add(key)
+        yield self.document_request(url, self.parse, depth=depth)
 
     def entry_requests(self) -> Iterator[scrapy.Request]:
         parts = urlsplit(self.source.url)
@@ -27,7 +44,7 @@ class SitemapSpider(SourceSpider):
             yield scrapy.Request(robots, callback=self.parse_robots, errback=self.on_document_error,
                                  dont_filter=True, meta={"dont_obey_robotstxt": True})
         else:
-            yield self.document_request(self.source.url, self.parse, depth=0)
+            yield from self.sitemap_request(self.source.url, 0)
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
         urls = list(sitemap_urls_from_robots(response.body, base_url=response.url)) \
@@ -35,7 +52,7 @@ class SitemapSpider(SourceSpider):
         if not urls:
             urls = [response.urljoin("/sitemap.xml")]
         for url in urls:
-            yield self.document_request(url, self.parse, depth=0)
+            yield from self.sitemap_request(url, 0)
 
     def parse(self, response: Response) -> Iterator[scrapy.Request]:
         if self.not_modified(response):
@@ -45,6 +62,7 @@ class SitemapSpider(SourceSpider):
             return
         tag = etree.QName(root).localname
         depth = response.meta.get("depth", 0)
+        self._visited.add(canonical_url(response.url))      # also where a redirect ended
         if tag == "sitemapindex":
             if depth >= self.source.max_depth:
                 self.stats.error(f"sitemap index {response.url} nested deeper than "
@@ -52,8 +70,7 @@ class SitemapSpider(SourceSpider):
                 return
             for loc in root.iterfind("{*}sitemap/{*}loc"):
                 if loc.text:
-                    yield self.document_request(response.urljoin(loc.text.strip()), self.parse,
-                                                depth=depth + 1)
+                    yield from self.sitemap_request(response.urljoin(loc.text.strip()), depth + 1)
         elif tag == "urlset":
             yield from self._urls(root, response)
         else:
@@ -70,12 +87,18 @@ class SitemapSpider(SourceSpider):
             except ValueError as exc:      # _DecompressionMaxSizeExceeded
                 self.stats.fail_source(f"sitemap {response.url} too large when decompressed: {exc}")
                 return None
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
         try:
-            root = etree.fromstring(body, parser=_PARSER)
+            root = etree.fromstring(body, parser=parser)
         except etree.XMLSyntaxError as exc:
-            root, error = None, exc
+            root, error = None, str(exc)
         else:
             error = "empty document"
+        fatal = [e for e in parser.error_log if e.level_name == "FATAL"]
+        if root is not None and fatal and (e := next((e for e in fatal if "LIMIT" in e.type_name), None)):
+            root, error = None, f"{e.message.split(',')[0]} (line {e.line})"     # e.g. nested too deep
+        elif root is not None and fatal and not len(root):
+            root, error = None, fatal[0].message
         if root is None:
             self.stats.fail_source(f"unusable sitemap {response.url}: {error}")
         return root

@@ -161,3 +161,22 @@ def test_a_poison_page_is_skipped_once_and_never_fetched_again(tmp_path, corpus)
         site.clear_log()
         again, _ = crawl_config(config)
         assert not [p for p in site.paths_requested() if p.startswith("/p/")] and again.ok
+
+
+@pytest.mark.slow
+def test_a_sitemap_index_that_fans_out_is_fetched_once_per_document_up_to_the_cap(tmp_path):
+    with LocalSite() as site:
+        children = "".join(f"<sitemap><loc>{site.base}/sm/{i}.xml</loc></sitemap>" for i in range(50_000))
+        index = ('<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                 + f"<sitemap><loc>{site.base}/index.xml</loc></sitemap>" * 20 + children + "</sitemapindex>")
+        site.pages["/index.xml"] = Page(index.encode(), "application/xml")
+        empty = Page(b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                     + f"<sitemap><loc>{site.base}/index.xml</loc></sitemap>".encode() + b"</sitemapindex>",
+                     "application/xml")
+        site.pages.update({f"/sm/{i}.xml": empty for i in range(200)})
+        config = write_config(tmp_path, [{"name": "fan", "type": "sitemap", "url": site.url("/index.xml"),
+                                          "max_depth": 2, "max_sitemaps": 60}])
+        report, _ = crawl_config(config)
+        fetched = [p for p in site.paths_requested() if p.endswith(".xml")]
+        assert len(fetched) == len(set(fetched)) == 60            # each once, and no more than the cap
+        assert report.ok and "sitemap cap reached: 60 documents" in report.sources[0].errors[0]

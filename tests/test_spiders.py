@@ -91,3 +91,16 @@ def test_robots_txt_sitemaps_are_followed_else_the_well_known_location(tmp_path)
 ])
 def test_canonical_url_drops_tracking_and_keeps_what_names_the_article(url, canonical):
     assert canonical_url(url) == canonical
+
+
+def test_a_source_url_longer_than_scrapy_accepts_fails_the_source_with_its_reason(tmp_path):
+    import asyncio
+    long_url = "https://news.example/feed?" + "x" * 3000
+    spider = _spider(tmp_path, FeedSpider, {"name": "f", "type": "feed", "url": long_url})
+    spider.crawler.settings.frozen = False
+    spider.crawler.settings.set("URLLENGTH_LIMIT", 2083)
+
+    async def entries():
+        return [r async for r in spider.start()]
+    assert asyncio.run(entries()) == []
+    assert spider.stats.source_failed and "URL longer than 2083 characters" in spider.stats.errors[0]

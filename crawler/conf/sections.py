@@ -58,6 +58,7 @@ class Source(Strict):
     next: str | None = None            # listing: regex for pagination links
     max_pages: int = Field(1, ge=1, le=100)
     max_depth: int = Field(3, ge=0, le=10)    # sitemap: how deep nested indexes are followed
+    max_sitemaps: int = Field(100, ge=1, le=10_000)   # sitemap documents fetched per crawl
     max_articles: int = Field(500, ge=1)
 
     _url = field_validator("url")(http_url)
