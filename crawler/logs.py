@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 
+from wirewatch.crawler.display import visible
 from wirewatch.crawler.secrets import RedactingFilter
 
 
@@ -28,6 +29,13 @@ def _quiet_frameworks(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.ERROR or not record.name.startswith(("scrapy", "twisted", "py.warnings"))
 
 
+class TextFormatter(logging.Formatter):
+    """People read these on a terminal: control characters in messages are made visible."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return visible(super().formatMessage(record))
+
+
 class StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is now (it may be replaced after logging is set up)."""
 
@@ -47,7 +55,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

@@ -4,6 +4,8 @@ peers (an HTTP site, a webhook receiver, a DNS server whose answers the test scr
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 import ssl
 
 import pytest
@@ -14,6 +16,7 @@ from tests.conftest import crawl_config, rss, write_config
 from tests.dns_server import LocalDNS
 from tests.servers import Answer, Receiver
 from tests.test_alerts import deliver, make, rows, store_match
+from wirewatch.crawler.commands.cli import main
 from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.netguard import AddressPolicy
 from wirewatch.crawler.records import EntryHints
@@ -180,3 +183,39 @@ def test_a_sitemap_index_that_fans_out_is_fetched_once_per_document_up_to_the_ca
         fetched = [p for p in site.paths_requested() if p.endswith(".xml")]
         assert len(fetched) == len(set(fetched)) == 60            # each once, and no more than the cap
         assert report.ok and "sitemap cap reached: 60 documents" in report.sources[0].errors[0]
+
+
+HOSTILE_TITLE = "North Korea sends troops to Russia <!channel> <http://evil.example|click here>"
+
+
+def test_a_hostile_title_and_url_cannot_inject_slack_markup(tmp_path):
+    receiver = Receiver()
+    try:
+        url = receiver.script("/slack", Answer(200, b"ok"))
+        config, sessions = make(tmp_path, f"  - {{type: slack, url: '{url}'}}")
+        store_match(config, sessions, title=HOSTILE_TITLE, url="https://news.example/a|b>c <!here>")
+        deliver(config, sessions)
+        [request] = receiver.at("/slack")
+        message = json.loads(request.body)
+        everything = message["text"] + json.dumps(message["blocks"], ensure_ascii=False)
+        for markup in ("<!channel>", "<http://evil", "<!here>"):
+            assert markup not in everything
+        assert "&lt;!channel&gt;" in message["text"]                  # the fallback is escaped too
+        headline = message["blocks"][0]["text"]["text"]
+        assert headline.startswith("*<https://news.example/a%7Cb%3Ec%20%3C!here%3E|")
+        assert headline.count("<") == 1 and headline.count(">") == 1 and headline.endswith(">*")
+    finally:
+        receiver.close()
+
+
+def test_control_characters_from_a_feed_are_made_visible_on_the_terminal(tmp_path, capsys):
+    title = "Breaking\x1b]0;pwned\x07\x1b[2J\rfake line\nsecond\u202eevil"
+    config, sessions = make(tmp_path, "  - {type: console}")
+    store_match(config, sessions, title=title)
+    path = tmp_path / "wirewatch.yaml"
+    path.write_text(f"storage: sqlite:///{tmp_path / 'alerts.db'}\nchannels: [{{type: console}}]\n")
+    assert main(["-c", str(path), "alerts", "list"]) == 0
+    deliver(config, sessions)
+    out = capsys.readouterr().out
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u202e]", out)       # only newlines stay raw
+    assert "Breaking\\x1b]0;pwned\\x07\\x1b[2J\\x0dfake line\\x0asecond\\u202eevil" in out

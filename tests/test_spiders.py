@@ -104,3 +104,10 @@ def test_a_source_url_longer_than_scrapy_accepts_fails_the_source_with_its_reaso
         return [r async for r in spider.start()]
     assert asyncio.run(entries()) == []
     assert spider.stats.source_failed and "URL longer than 2083 characters" in spider.stats.errors[0]
+
+
+def test_query_bytes_that_are_not_utf8_are_kept_as_they_came():
+    assert canonical_url("https://news.example/view?id=%FF") != canonical_url("https://news.example/view?id=%FE")
+    euc_kr = "https://news.example/search?q=%B9%DA%B0%E6%C8%A3&utm_source=x"     # EUC-KR bytes
+    assert canonical_url(euc_kr) == "https://news.example/search?q=%B9%DA%B0%E6%C8%A3"
+    assert canonical_url("https://news.example/view?q=%ED%95%9C") == "https://news.example/view?q=%ED%95%9C"

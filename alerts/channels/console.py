@@ -10,6 +10,7 @@ from wirewatch.alerts.channel import Channel
 from wirewatch.alerts.model import Outcome
 from wirewatch.alerts.render import text_body
 from wirewatch.crawler.conf.base import ChannelSpec
+from wirewatch.crawler.display import visible
 
 _PRINT = threading.Lock()
 
@@ -28,6 +29,6 @@ class ConsoleChannel(Channel):
     def send(self, payload: dict) -> Outcome:
         out = self.stream or sys.stdout
         with _PRINT:
-            out.write("─" * 72 + "\n" + text_body(payload))
+            out.write("─" * 72 + "\n" + visible(text_body(payload), keep_newlines=True))
             out.flush()
         return Outcome.delivered()

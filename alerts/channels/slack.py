@@ -4,9 +4,11 @@ per webhook, 429 + Retry-After respected, dead channels (no_service, archived) d
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import Field, field_validator
 
@@ -23,7 +25,16 @@ _PERMANENT_ERRORS = ("no_service", "channel_is_archived", "invalid_token", "acti
 
 
 def _escape(text: str) -> str:
+    """Slack reads &, < and > as markup (<!channel>, <url|label>); these three are all it needs."""
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link(url: str, label: str) -> str:
+    """A mrkdwn link whose URL cannot end the link early (|, >) or start markup; only http(s)."""
+    if not re.match(r"https?://", url or "", re.I):
+        return _escape(label)
+    safe = quote(url, safe="/:?#[]@!$'()*+,;=%~-._&")
+    return f"<{_escape(safe)}|{_escape(label)}>"
 
 
 def blocks(payload: dict) -> list[dict]:
@@ -33,7 +44,7 @@ def blocks(payload: dict) -> list[dict]:
     article = payload["article"]
     out = [
         {"type": "section", "text": {"type": "mrkdwn",
-                                     "text": f"*<{article['url']}|{_escape(headline(payload))}>*"}},
+                                     "text": f"*{_link(article['url'], headline(payload))}*"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(
             f"{article['source']} · {article.get('published') or 'time unknown'}")}]},
         {"type": "section", "fields": [
@@ -75,7 +86,7 @@ class SlackChannel(HttpChannel):
             time.sleep(slot - now)
 
     def send(self, payload: dict) -> Outcome:
-        body = json.dumps({"text": text_body(payload)[:3000], "blocks": blocks(payload)}).encode()
+        body = json.dumps({"text": _escape(text_body(payload)[:3000]), "blocks": blocks(payload)}).encode()
         self._pace()
         return self.post(body, {"Content-Type": "application/json"}, timeout=15.0,
                          permanent_bodies=_PERMANENT_ERRORS)

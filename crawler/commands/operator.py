@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.display import visible
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.schema import Article, Outbox, SourceState, utcnow
 
@@ -84,8 +85,8 @@ def print_status(config: Config) -> int:
         state = states.get(source.name)
         failures = state.consecutive_failures if state else 0
         error = (state.last_error or "") if state and failures else ""
-        print(f"{source.name:24} {_ago(state.last_success if state else None):14} {failures:>8} "
-              f"{recent.get(source.name, 0):>8}  {error[:100]}")
+        print(visible(f"{source.name:24} {_ago(state.last_success if state else None):14} {failures:>8} "
+                      f"{recent.get(source.name, 0):>8}  {error[:100]}"))
     print(f"alerts: {queue.get('pending', 0)} pending, {queue.get('dead', 0)} dead, "
           f"{queue.get('delivered', 0)} delivered")
     return 0
@@ -109,8 +110,8 @@ def _list(sessions, status: str | None, limit: int) -> int:
     for row in rows:
         title = (row.payload.get("article") or {}).get("title") or row.payload.get("message") or ""
         error = f"  [{row.last_error[:80]}]" if row.last_error and row.status != "delivered" else ""
-        print(f"{row.alert_id}  {row.channel:12} {row.status:9} attempts={row.attempts} "
-              f"{row.kind:11} {title[:60]}{error}")
+        print(visible(f"{row.alert_id}  {row.channel:12} {row.status:9} attempts={row.attempts} "
+                      f"{row.kind:11} {title[:60]}{error}"))
     if not rows:
         print("no alerts")
     return 0
@@ -138,6 +139,6 @@ def _test(config: Config, sessions) -> int:
         finally:
             channel.close()
         failures += outcome.status != "delivered"
-        print(f"{channel.describe()}: {outcome.status.upper()}"
-              f"{' - ' + outcome.reason if outcome.reason else ''}")
+        print(visible(f"{channel.describe()}: {outcome.status.upper()}"
+                      f"{' - ' + outcome.reason if outcome.reason else ''}"))
     return 1 if failures else 0

@@ -26,9 +26,12 @@ def canonical_url(url: str) -> str:
         host = f"{host}:{port}"
     if parts.hostname and ":" in parts.hostname:          # IPv6 literal
         host = f"[{host}]" if not port else host
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    # surrogateescape: percent-encoded bytes that are not UTF-8 (EUC-KR, Latin-1 queries) come
+    # back exactly as they were, so ?id=%FF and ?id=%FE stay two articles
+    pairs = parse_qsl(parts.query, keep_blank_values=True, errors="surrogateescape")
+    query = [(k, v) for k, v in pairs if not _is_tracking(k)]
     path = parts.path or "/"
-    return urlunsplit((scheme, host, path, urlencode(sorted(query)), ""))
+    return urlunsplit((scheme, host, path, urlencode(sorted(query), errors="surrogateescape"), ""))
 
 
 def is_http_url(url: str) -> bool:

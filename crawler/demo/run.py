@@ -8,6 +8,7 @@ import tempfile
 from sqlalchemy import select
 
 from wirewatch.crawler.demo.localsite import LocalSite
+from wirewatch.crawler.display import visible
 from wirewatch.crawler.demo.site import build_site, load_articles
 
 
@@ -65,7 +66,7 @@ def _show_articles(sessions) -> None:
         for article in articles:
             match = session.scalar(select(MatchRow).where(MatchRow.article_id == article.id))
             flag = f"MATCH {match.watch} score={match.score:.2f}" if match else "no match"
-            print(f"  [{flag}] {article.title}  ({article.published}, {len(article.text)} chars)")
+            print(visible(f"  [{flag}] {article.title}  ({article.published}, {len(article.text)} chars)"))
             if match:
                 for row in session.scalars(select(FactRow).where(FactRow.match_id == match.id)):
-                    print(f"      - {fact_line(row.fact())}")
+                    print(visible(f"      - {fact_line(row.fact())}"))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.display import visible
 from wirewatch.crawler.records import SourceCounts
 from wirewatch.crawler.service.child import crawl_main
 from wirewatch.crawler.store.schema import Run, RunSource, utcnow
@@ -32,7 +33,7 @@ class SourceReport:
     def line(self) -> str:
         counts = " ".join(f"{key}={value}" for key, value in self.counts.as_dict().items())
         text = f"{self.name}: {self.status.upper()} {counts} ({self.duration:.1f}s)"
-        return text + (f" - {self.errors[0]}" if self.errors else "")
+        return visible(text + (f" - {self.errors[0]}" if self.errors else ""))
 
 
 @dataclass
