@@ -178,6 +178,11 @@ def test_sighup_with_a_broken_config_keeps_the_old_schedule(world):
     site.clear_log()
     assert wait_for(lambda: site.paths_requested().count("/feed.xml") >= 2, 10)   # still crawling
 
+    config.write_bytes(original.encode() + "# caf\xe9 in Latin-1\n".encode("latin-1"))
+    daemon.signal(signal.SIGHUP)                                    # a non-UTF-8 file must not kill it
+    assert wait_for(lambda: "not UTF-8 text" in daemon.output(), 10), daemon.output()
+    assert daemon.process.poll() is None
+
     config.write_text(original)
     daemon.signal(signal.SIGHUP)
     assert wait_for(lambda: "config reloaded" in daemon.output(), 10), daemon.output()

@@ -3,10 +3,15 @@ peers (an HTTP site, a webhook receiver, a DNS server whose answers the test scr
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
+import os
 import re
 import ssl
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import trustme
@@ -219,3 +224,55 @@ def test_control_characters_from_a_feed_are_made_visible_on_the_terminal(tmp_pat
     out = capsys.readouterr().out
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u202e]", out)       # only newlines stay raw
     assert "Breaking\\x1b]0;pwned\\x07\\x1b[2J\\x0dfake line\\x0asecond\\u202eevil" in out
+
+
+def test_classify_answers_every_bad_line_with_an_error_line_and_goes_on(monkeypatch, capsys):
+    lines = [b'{"id": NaN, "text": "x"}', b"[" * 200_000 + b"]" * 200_000, b"\xff\xfe not utf-8",
+             b'{"id": {"deep": 1}, "text": "x"}',
+             b'{"id": "ok", "title": "North Korea sends troops", "text": "Pyongyang sent 1,000 troops to Russia."}']
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"\n".join(lines) + b"\n"), encoding="ascii"))
+    assert main(["classify"]) == 0
+    out = [json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in output"))
+           for line in capsys.readouterr().out.splitlines()]
+    assert [o["id"] for o in out] == [None, None, None, None, "ok"]
+    assert ["NaN", "nested too deeply", "not UTF-8", "'id' must be"] == [
+        next(k for k in ("NaN", "nested too deeply", "not UTF-8", "'id' must be") if k in o["error"]) for o in out[:4]]
+    assert out[4]["matched"] is True
+
+
+def test_config_files_that_would_crash_or_hang_are_one_line_errors(tmp_path, capsys):
+    path = tmp_path / "wirewatch.yaml"
+    cases = {
+        "latin-1 text": ("storage: sqlite:///x.db\n# caf\xe9\n".encode("latin-1"), "line 2): not UTF-8 text"),
+        "not a URL": (b"storage: notaurl\n", "storage (line 1): not a database URL"),
+        "duplicate key": (b"storage: sqlite:///a.db\nnetwork: {}\nstorage: sqlite:///b.db\n",
+                          "storage (line 3): duplicate key, first given on line 1"),
+        "alias bomb": (b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                       b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                       b"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+                       "once YAML aliases are expanded"),
+        "unreachable PostgreSQL": (b"storage: postgresql+psycopg://wirewatch:pw-not-shown@127.0.0.1:1/wirewatch\n",
+                                   "cannot open the database postgresql+psycopg://wirewatch:***@127.0.0.1:1/wirewatch"),
+    }
+    for name, (content, expected) in cases.items():
+        path.write_bytes(content)
+        code = main(["-c", str(path), "status"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert (code, len(err)) == (2, 1), (name, err)
+        assert expected in err[0] and "Traceback" not in err[0] and "pw-not-shown" not in err[0], (name, err)
+
+
+@pytest.mark.slow
+def test_a_stray_module_in_the_working_directory_is_never_imported_by_a_crawl(tmp_path, corpus):
+    marker = tmp_path / "stray-module-ran"
+    for name in ("xml", "scrapy", "lxml", "wirewatch"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name}\\n')\n")
+    with LocalSite() as site:
+        site.pages["/s/a.html"] = Page(corpus.html(corpus.ids[2]))
+        site.pages["/feed.xml"] = Page(rss(site.base, ["/s/a.html"]), "application/rss+xml")
+        config = write_config(tmp_path, [{"name": "s", "type": "feed", "url": site.url("/feed.xml")}])
+        wirewatch = Path(sys.executable).with_name("wirewatch")
+        done = subprocess.run([str(wirewatch), "-c", str(config), "crawl"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONSAFEPATH": ""})
+    assert done.returncode == 0 and "new=1" in done.stdout, done.stderr
+    assert not marker.exists(), marker.read_text()

@@ -17,17 +17,41 @@ def classify(args, load_config: Callable | None) -> int:
         refs = [w.include for w in load_config(args).watches]
     matcher = Matcher([load_watch(ref) for ref in refs or ["nk-russia-aid"]])
     out = sys.stdout
-    for number, line in enumerate(sys.stdin, 1):
+    stdin = getattr(sys.stdin, "buffer", None) or (line.encode("utf-8", "surrogateescape") for line in sys.stdin)
+    for number, raw in enumerate(stdin, 1):
         try:
-            doc = json.loads(line)
-            if not isinstance(doc, dict) or not isinstance(doc.get("text", ""), str):
-                raise ValueError("expected an object with a string 'text'")
+            doc = _document(raw)
         except ValueError as exc:
-            print(f"wirewatch: line {number}: not a JSON object with text: {exc}", file=sys.stderr)
+            print(f"wirewatch: line {number}: {exc}", file=sys.stderr)
             out.write(json.dumps({"id": None, "error": f"line {number}: {exc}"}) + "\n")
             continue
         results = matcher.match(doc.get("title") or "", doc.get("text") or "")
         best = max(results, key=lambda r: (r.matched, r.score))
-        out.write(json.dumps(best.as_json(doc.get("id"), args.explain), ensure_ascii=False) + "\n")
+        out.write(json.dumps(best.as_json(doc.get("id"), args.explain), ensure_ascii=False,
+                             allow_nan=False) + "\n")
         out.flush()
     return 0
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _document(raw: bytes) -> dict:
+    """One input line as {"id", "title", "text"}; ValueError says what is wrong with it."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
+    try:
+        doc = json.loads(line, parse_constant=_no_constants)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"not a JSON object with text: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("text", ""), str) \
+            or not isinstance(doc.get("title") or "", str):
+        raise ValueError("not a JSON object with text: expected an object with a string 'text'")
+    if not isinstance(doc.get("id"), (str, int, float, type(None))) or isinstance(doc.get("id"), bool):
+        raise ValueError("'id' must be a string, a number or null")
+    return doc

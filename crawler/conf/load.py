@@ -20,23 +20,39 @@ from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.errors import ConfigError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+NODE_BUDGET = 100_000        # nodes after expanding aliases; a config is far smaller, a bomb far larger
+MAX_DEPTH = 64
 
 
 def _line_map(text: str) -> dict[tuple, int]:
     """Map each key path of the YAML document to its 1-based line (a key's own line, and a
-    list entry's first line)."""
+    list entry's first line). Refuses duplicate keys, and alias expansions past NODE_BUDGET
+    (a "billion laughs" document) or nesting past MAX_DEPTH, before anything is expanded."""
     lines: dict[tuple, int] = {}
+    budget = [NODE_BUDGET]
 
     def walk(node: yaml.Node, path: tuple, line: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(f"more than {NODE_BUDGET:,} values once YAML aliases are expanded "
+                              "(an alias bomb?); write the config out without nested aliases")
+        if len(path) > MAX_DEPTH:
+            raise ConfigError(f"{_where(path[:3], lines)}: nested more than {MAX_DEPTH} levels deep")
         lines[path] = line
         if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
             for key, value in node.value:
-                walk(value, path + (key.value,), key.start_mark.line + 1)
+                key_line = key.start_mark.line + 1
+                if key.value in seen:
+                    where = ".".join(str(p) for p in path + (key.value,))
+                    raise ConfigError(f"{where} (line {key_line}): duplicate key, first given on line {seen[key.value]}")
+                seen[key.value] = key_line
+                walk(value, path + (key.value,), key_line)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 walk(item, path + (i,), item.start_mark.line + 1)
 
-    root = yaml.compose(text)
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:
         walk(root, (), root.start_mark.line + 1)
     return lines
@@ -106,6 +122,8 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"{origin}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -136,4 +154,8 @@ def load_config(path: str | os.PathLike) -> Config:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config {file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = file.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{file} (line {line}): not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                          "save the config as UTF-8") from None
     return parse_config(text, origin=str(file), base_dir=str(file.resolve().parent))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from wirewatch.alerts.channel import ChannelEnv, spec_union
 from wirewatch.crawler.conf.base import ChannelSpec, Strict
@@ -32,6 +32,18 @@ class Config(Strict):
     workers: Workers = Workers()
     analysis: Analysis = Analysis()
     base_dir: str = "."                # where relative paths (sqlite file, CA file) resolve
+
+    @field_validator("storage")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (e.g. sqlite:///wirewatch.db or "
+                             "postgresql+psycopg://user@host/db)") from None
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Config":

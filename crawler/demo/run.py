@@ -8,8 +8,8 @@ import tempfile
 from sqlalchemy import select
 
 from wirewatch.crawler.demo.localsite import LocalSite
-from wirewatch.crawler.display import visible
 from wirewatch.crawler.demo.site import build_site, load_articles
+from wirewatch.crawler.display import visible
 
 
 def demo_config(base: str, db_path: str):

@@ -95,6 +95,9 @@ class Daemon:
         except ConfigError as exc:
             log.error("config reload rejected, keeping the running config: %s", exc)
             return
+        except Exception:               # noqa: BLE001 - a reload must never stop the daemon
+            log.exception("config reload failed, keeping the running config")
+            return
         if new.storage != self.config.storage:
             log.error("config reload rejected: storage cannot change while running (restart instead)")
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,6 +81,10 @@ def _context():
     safe to use from the daemon's threads (the fork happens in the server, not here)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
+    # The fork server is started as `python -c ...`, which puts the working directory first on
+    # sys.path: a stray xml.py where wirewatch was started would run inside every crawl.
+    # PYTHONSAFEPATH (Python 3.11+) keeps it off, for the fork server and what it starts.
+    os.environ["PYTHONSAFEPATH"] = "1"
     return context
 
 
