@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wirewatch.alerts.channel import build_channel
 from wirewatch.alerts.model import Outcome, new_alert_id
 from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.secrets import redact
 from wirewatch.crawler.store.schema import Outbox, utcnow
 
 log = logging.getLogger("wirewatch.alerts")
@@ -131,6 +133,7 @@ class Dispatcher:
 
     def _record(self, row: Outbox, outcome: Outcome) -> None:
         now = utcnow()
+        outcome = replace(outcome, reason=redact(outcome.reason))
         values: dict = {"last_error": outcome.reason or None}
         if outcome.status == "delivered":
             values.update(status="delivered", delivered_at=now, last_error=None)

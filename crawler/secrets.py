@@ -1,27 +1,45 @@
-"""Secrets come from the environment and never reach a log, an error or a listing.
+"""Secrets come from the environment and never reach a log, an error, a listing or an alert.
 
-Every value substituted from `${VAR}` into a secret-bearing config field is registered here;
-a logging filter installed on the root handlers replaces each occurrence with a mask.
-"""
+Every text substituted from `${VAR}` and every field declared `Secret` is registered here, with
+its meaningful parts: a URL's userinfo, its token-like path segments and query values, and the
+key of a `whsec_` secret. So a peer that echoes only part of a webhook URL is masked too.
+A logging filter and a wrapper around standard output replace each occurrence with a mask."""
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 _SECRETS: set[str] = set()
 _URL_USERINFO = re.compile(r"(?<=://)([^/@\s:]+):([^/@\s]+)@")
+_TOKEN_LIKE = re.compile(r"^(?=.{8,})(?=.*(?:\d|[A-Z]|[^A-Za-z])).+$")
+
+
+def _parts(value: str) -> list[str]:
+    """The pieces of a secret that identify it on their own."""
+    parts = []
+    if value.startswith("whsec_"):
+        parts.append(value.removeprefix("whsec_"))
+    url = urlsplit(value) if re.match(r"[a-z][a-z0-9+.-]*://", value, re.I) else None
+    if url is not None:
+        parts += [unquote(url.username or ""), unquote(url.password or "")]
+        parts += [segment for segment in url.path.split("/") if _TOKEN_LIKE.match(segment)]
+        parts += [v for _, v in parse_qsl(url.query) if _TOKEN_LIKE.match(v)]
+    return [p for p in parts if len(p) >= 6]
 
 
 def register(value: str) -> None:
     if value and len(value) >= 4:
         _SECRETS.add(value)
+        _SECRETS.update(_parts(value))
 
 
 def mask(value: str) -> str:
-    """A fixed-width mask that keeps the scheme and host of a URL so operators can tell channels apart."""
-    m = re.match(r"(https?://[^/]+)", value or "")
-    return f"{m.group(1)}/***" if m else "***"
+    """A mask that keeps a URL's scheme and host (never its userinfo), so operators can tell
+    channels apart."""
+    m = re.match(r"(https?://)(?:[^/@\s]*@)?([^/\s]+)", value or "")
+    return f"{m.group(1)}{m.group(2)}/***" if m else "***"
 
 
 def redact(text: str) -> str:
@@ -43,5 +61,23 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RedactingStream:
+    """Standard output with every registered secret masked (what commands print)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(redact(text) if _SECRETS else text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def registered() -> list[str]:
     return sorted(_SECRETS)
+
+
+def forget_all() -> None:
+    """Drop every registered secret (between tests; a process normally keeps them to its end)."""
+    _SECRETS.clear()

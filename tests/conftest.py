@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.load import load_config
 from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.store.database import open_database
@@ -38,6 +39,13 @@ class Corpus:
 
     def html(self, page_id: str) -> bytes:
         return gzip.decompress((self.root / "html" / f"{page_id}.html.gz").read_bytes())
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_from_other_tests():
+    """Secrets a config registers stay for the process; each test starts without them."""
+    yield
+    secrets.forget_all()
 
 
 @pytest.fixture(scope="session")

@@ -34,11 +34,12 @@ def _init(watch_refs: list[str], limits: Analysis) -> None:
 
 @contextmanager
 def _deadline(seconds: float):
-    """SIGALRM in this worker's only thread: the page's analysis stops where it is."""
+    """SIGALRM in this worker's only thread: the page's analysis stops where it is. The timer
+    repeats until the exception lands (one raised inside a finalizer would be swallowed)."""
     def expired(signum, frame):
         raise _TooSlow()
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:

@@ -69,7 +69,10 @@ def load(args):
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from wirewatch.crawler.logs import setup_logging
+    from wirewatch.crawler.secrets import RedactingStream
     setup_logging(args.log_level, args.log_format)
+    if not isinstance(sys.stdout, RedactingStream):
+        sys.stdout = RedactingStream(sys.stdout)        # nothing a command prints shows a secret
     try:
         return _dispatch(args)
     except (ConfigError, LockedError) as exc:

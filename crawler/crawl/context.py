@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import SourceCounts
+from wirewatch.crawler.secrets import redact
 from wirewatch.crawler.store.database import is_known, known_urls
 from wirewatch.crawler.store.schema import FetchState, RunSource, utcnow
 
@@ -31,6 +32,7 @@ class SourceStats:
         self.error(message)
 
     def error(self, message: str) -> None:
+        message = redact(message)           # errors are stored, printed and sent to operators
         if len(self.errors) < 20:
             self.errors.append(message)
         log.warning("%s: %s", self.source, message)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wirewatch.alerts.model import operational_alert
 from wirewatch.alerts.outbox import enqueue
 from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.secrets import redact
 from wirewatch.crawler.store.schema import SourceState, utcnow
 
 log = logging.getLogger("wirewatch.health")
@@ -38,6 +39,7 @@ def record_health(config: Config, sessions: sessionmaker[Session], report) -> No
 
 
 def _notify(session: Session, config: Config, source: str, event: str, message: str) -> None:
+    message = redact(message)
     log.warning("operational: %s: %s", source, message)
     enqueue(session, operational_alert(source, event, message), config.channel_names(),
             kind="operational")
@@ -54,7 +56,7 @@ def _succeeded(session: Session, config: Config, state: SourceState, now: dt.dat
 def _failed(session: Session, config: Config, state: SourceState, errors: list[str],
             now: dt.datetime) -> None:
     state.consecutive_failures = (state.consecutive_failures or 0) + 1
-    state.last_error = (errors[0] if errors else "unknown error")[:1000]
+    state.last_error = redact(errors[0] if errors else "unknown error")[:1000]
     state.last_error_at = now
     threshold = config.daemon.failures_before_alert
     if state.consecutive_failures >= threshold and not state.failing_alerted:

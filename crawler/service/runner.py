@@ -17,6 +17,7 @@ from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.display import visible
 from wirewatch.crawler.records import SourceCounts
+from wirewatch.crawler.secrets import redact
 from wirewatch.crawler.service.child import crawl_main
 from wirewatch.crawler.store.schema import Run, RunSource, utcnow
 
@@ -144,7 +145,7 @@ def _collect(sessions: sessionmaker[Session], run_id: int, names: list[str], err
             row = rows.get(name)
             if row is None:
                 row = RunSource(run_id=run_id, source=name, status="failed",
-                                errors=[error or "the crawl ended before this source finished"])
+                                errors=[redact(error or "the crawl ended before this source finished")])
                 session.add(row)
             reports.append(SourceReport(name, row.status, SourceCounts.of(row), tuple(row.errors or []),
                                         row.duration or 0.0))
