@@ -30,6 +30,7 @@ class ChannelEnv:
 class Channel(ABC):
     Spec: ClassVar[type[ChannelSpec]]
     digest: float | None = None        # seconds to gather alerts into one message; None: one each
+    send_timeout: float = 30.0         # the longest one send may take (sizes the delivery lease)
 
     def __init__(self, name: str, spec: ChannelSpec, env: ChannelEnv):
         self.name = name

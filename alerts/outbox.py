@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import random
+import socket
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 
@@ -25,7 +28,8 @@ from wirewatch.crawler.store.schema import Outbox, utcnow
 
 log = logging.getLogger("wirewatch.alerts")
 
-LEASE = dt.timedelta(minutes=5)          # a claimed row is due again if its sender died
+CLAIM_BATCH = 10                         # rows claimed at once per channel (a digest takes all due)
+DIGEST_BATCH = 500
 
 
 def enqueue(session: Session, payload: dict, channels: list[str], match_id: int | None = None,
@@ -53,7 +57,17 @@ def requeue(sessions: sessionmaker[Session], alert_id: str | None = None, dead: 
     condition = Outbox.status == "dead" if dead else Outbox.alert_id == alert_id
     with sessions.begin() as session:
         result = session.execute(update(Outbox).where(condition, Outbox.status != "delivered").values(
-            status="pending", next_attempt_at=utcnow(), last_error=None))
+            status="pending", next_attempt_at=utcnow(), last_error=None, lease_owner=None))
+    return result.rowcount
+
+
+def release_leases(sessions: sessionmaker[Session]) -> int:
+    """Rows claimed by a dispatcher that is gone are due again now. Only the daemon calls this,
+    at start: one daemon per database means no live daemon holds them."""
+    with sessions.begin() as session:
+        result = session.execute(update(Outbox).where(
+            Outbox.status == "pending", Outbox.lease_owner.is_not(None)).values(
+            lease_owner=None, next_attempt_at=utcnow()))
     return result.rowcount
 
 
@@ -61,6 +75,7 @@ class Dispatcher:
     def __init__(self, config: Config, sessions: sessionmaker[Session]):
         self.config = config
         self.sessions = sessions
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.channels = {name: build_channel(name, spec, config.channel_env)
                          for name, spec in config.named_channels()}
         self._busy: dict[str, threading.Lock] = {name: threading.Lock() for name in self.channels}
@@ -103,7 +118,7 @@ class Dispatcher:
             return
         try:
             channel = self.channels[name]
-            rows = self._claim(name, digest=channel.digest)
+            rows = self._claim(name, channel)
             if not rows:
                 return
             if channel.digest:
@@ -118,23 +133,31 @@ class Dispatcher:
         finally:
             lock.release()
 
-    def _claim(self, name: str, digest: float | None) -> list[Outbox]:
+    def _claim(self, name: str, channel) -> list[Outbox]:
+        """Take a small batch of due rows under a lease owned by this dispatcher. The lease lasts
+        as long as sending the batch may take; a dispatcher that dies leaves rows due again soon
+        after (and at once for a restarted daemon, which releases them)."""
         now = utcnow()
+        digest = channel.digest
+        batch = DIGEST_BATCH if digest else CLAIM_BATCH
+        lease = dt.timedelta(seconds=(1 if digest else batch) * channel.send_timeout + 10)
         with self.sessions.begin() as session:
-            query = select(Outbox).where(Outbox.channel == name, Outbox.status == "pending",
-                                         Outbox.next_attempt_at <= now).order_by(Outbox.id).limit(100)
+            query = (select(Outbox).where(Outbox.channel == name, Outbox.status == "pending",
+                                          Outbox.next_attempt_at <= now)
+                     .order_by(Outbox.id).limit(batch).with_for_update(skip_locked=True))
             rows = list(session.scalars(query))
             if digest and rows and min(r.created_at for r in rows) > now - dt.timedelta(seconds=digest):
                 return []
             for row in rows:
                 row.attempts += 1
-                row.next_attempt_at = now + LEASE
+                row.next_attempt_at = now + lease
+                row.lease_owner = self.owner
             return rows
 
     def _record(self, row: Outbox, outcome: Outcome) -> None:
         now = utcnow()
         outcome = replace(outcome, reason=redact(outcome.reason))
-        values: dict = {"last_error": outcome.reason or None}
+        values: dict = {"last_error": outcome.reason or None, "lease_owner": None}
         if outcome.status == "delivered":
             values.update(status="delivered", delivered_at=now, last_error=None)
             log.info("alert %s delivered to %s", row.alert_id, row.channel)
@@ -150,4 +173,8 @@ class Dispatcher:
             log.warning("alert %s to %s failed (attempt %d), retry in %.0fs: %s",
                         row.alert_id, row.channel, row.attempts, delay, outcome.reason)
         with self.sessions.begin() as session:
-            session.execute(update(Outbox).where(Outbox.id == row.id).values(**values))
+            result = session.execute(update(Outbox).where(
+                Outbox.id == row.id, Outbox.lease_owner == self.owner).values(**values))
+        if result.rowcount == 0:         # the lease ran out and another dispatcher took the row
+            log.warning("alert %s to %s: lease lost before the outcome was recorded (%s)",
+                        row.alert_id, row.channel, outcome.status)

@@ -250,19 +250,6 @@ def test_status_shows_source_health_and_the_alert_queue(site, corpus, tmp_path, 
     assert "alerts: 0 pending, 0 dead" in out
 
 
-def test_every_redirect_hop_is_checked_against_private_addresses():
-    from scrapy import Request
-    from scrapy.exceptions import IgnoreRequest
-
-    from wirewatch.crawler.crawl.middlewares import AddressGuardMiddleware
-
-    guard = AddressGuardMiddleware(allow_private=False)
-    for url in ("http://10.1.2.3/next", "http://169.254.169.254/latest/meta-data/", "ftp://example.org/x"):
-        with pytest.raises(IgnoreRequest, match="refused"):
-            guard.process_request(Request(url, meta={"redirect_times": 1}))
-    assert AddressGuardMiddleware(allow_private=True).process_request(Request("http://10.1.2.3/")) is None
-
-
 def test_json_logs_carry_counts_and_never_a_secret(site, corpus, tmp_path):
     paths = _serve_corpus(site, corpus, "jsonlog", 1, start=80)
     site.pages["/jsonlog.xml"] = Page(rss(site.base, paths), "application/rss+xml")

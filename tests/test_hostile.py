@@ -276,3 +276,20 @@ def test_a_stray_module_in_the_working_directory_is_never_imported_by_a_crawl(tm
                               capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONSAFEPATH": ""})
     assert done.returncode == 0 and "new=1" in done.stdout, done.stderr
     assert not marker.exists(), marker.read_text()
+
+
+def test_every_redirect_hop_is_checked_against_private_addresses():
+    from scrapy import Request
+    from scrapy.exceptions import IgnoreRequest
+
+    from wirewatch.crawler.crawl.middlewares import AddressGuardMiddleware
+    from wirewatch.crawler.netguard import AddressPolicy
+
+    guard = AddressGuardMiddleware(AddressPolicy(allow_private=False))
+    for url in ("http://10.1.2.3/next", "http://10.1.2.3/other", "http://169.254.169.254/latest/meta-data/",
+                "http://[::ffff:127.0.0.1]/x", "ftp://example.org/x"):
+        with pytest.raises(IgnoreRequest, match="refused") as refused:
+            guard.process_request(Request(url, meta={"redirect_times": 1}))
+        assert url in str(refused.value)                       # each refusal names its own URL
+    assert AddressGuardMiddleware(AddressPolicy(allow_private=True)).process_request(
+        Request("http://10.1.2.3/")) is None

@@ -22,6 +22,7 @@ class ConsoleSpec(ChannelSpec):
 class ConsoleChannel(Channel):
     Spec = ConsoleSpec
     stream = None                  # None: whatever sys.stdout is when an alert is printed
+    send_timeout = 1.0
 
     def describe(self) -> str:
         return f"{self.name}: console (standard output)"

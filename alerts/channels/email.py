@@ -43,6 +43,7 @@ class EmailChannel(Channel):
     def __init__(self, name: str, spec: EmailSpec, env: ChannelEnv):
         super().__init__(name, spec, env)
         self.digest = spec.digest
+        self.send_timeout = spec.timeout * 3          # connect, TLS and login, then the message
         self.port = spec.port or _DEFAULT_PORTS[spec.security]
         self.ca_file = str(Path(env.base_dir) / spec.ca_file) if spec.ca_file else None
 

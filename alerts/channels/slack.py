@@ -18,6 +18,7 @@ from wirewatch.alerts.render import evidence_sentence, headline, text_body
 from wirewatch.crawler.conf.base import ChannelSpec, Secret, http_url
 from wirewatch.crawler.secrets import mask
 
+_TIMEOUT = 15.0
 _PACE: dict[str, float] = {}
 _PACE_LOCK = threading.Lock()
 _PERMANENT_ERRORS = ("no_service", "channel_is_archived", "invalid_token", "action_prohibited",
@@ -72,6 +73,10 @@ class SlackChannel(HttpChannel):
     Spec = SlackSpec
     spec: SlackSpec
 
+    @property
+    def send_timeout(self) -> float:
+        return _TIMEOUT + 1.0 / self.spec.per_second          # the post, and its place in the pace
+
     def describe(self) -> str:
         return f"{self.name}: slack {mask(self.spec.url)}"
 
@@ -88,5 +93,5 @@ class SlackChannel(HttpChannel):
     def send(self, payload: dict) -> Outcome:
         body = json.dumps({"text": _escape(text_body(payload)[:3000]), "blocks": blocks(payload)}).encode()
         self._pace()
-        return self.post(body, {"Content-Type": "application/json"}, timeout=15.0,
+        return self.post(body, {"Content-Type": "application/json"}, timeout=_TIMEOUT,
                          permanent_bodies=_PERMANENT_ERRORS)

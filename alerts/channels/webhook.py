@@ -63,6 +63,10 @@ class WebhookChannel(HttpChannel):
     Spec = WebhookSpec
     spec: WebhookSpec
 
+    @property
+    def send_timeout(self) -> float:
+        return self.spec.timeout
+
     def describe(self) -> str:
         return f"{self.name}: webhook {mask(self.spec.url)}{', signed' if self.spec.secret else ''}"
 

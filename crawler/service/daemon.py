@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import update
 
-from wirewatch.alerts.outbox import Dispatcher
+from wirewatch.alerts.outbox import Dispatcher, release_leases
 from wirewatch.crawler.conf.load import load_config
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.conf.sections import Source
@@ -54,6 +54,9 @@ class Daemon:
         try:
             self._install_signals()
             self._close_interrupted_runs()
+            released = release_leases(self.sessions)
+            if released:
+                log.warning("%d alert(s) claimed by a dispatcher that is gone are due again", released)
             self.dispatcher = Dispatcher(self.config, self.sessions)
             self._schedule(self.config)
             self.scheduler.start()
