@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from wirewatch.crawler.dates import iso
 from wirewatch.crawler.records import Fact
 
 
@@ -20,7 +21,7 @@ def build_alert(article, match, facts: tuple[Fact, ...], story) -> dict[str, Any
         "type": "wirewatch.alert",
         "watch": match.watch,
         "score": round(match.score, 3),
-        "article": {"url": article.url, "title": article.title, "published": article.published,
+        "article": {"url": article.url, "title": article.title, "published": iso(article.published_at),
                     "source": article.source},
         "facts": [f.as_json(detail=False) for f in facts],
         "evidence": match.evidence,

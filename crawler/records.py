@@ -121,6 +121,14 @@ class PageAnalysis:
     analysed_chars: int | None = None          # set when the matcher read only this much of the text
 
 
+@dataclass(frozen=True)
+class AlertPolicy:
+    """What holds a match back from alerting in this crawl (it is stored and listed either way)."""
+    baseline: frozenset[str] = frozenset()     # sources on their first crawl, backlog: store
+    max_age: float = 3 * 86400.0               # seconds; older reports are stored, not alerted
+    trial: bool = False                        # crawl --no-alerts
+
+
 @dataclass
 class SourceCounts:
     """Per-source counters of one crawl: kept by the spiders, stored in the run record, printed
@@ -130,10 +138,25 @@ class SourceCounts:
     known: int = 0
     skipped: int = 0
     failed: int = 0
+    gone: int = 0                 # article URLs answering 404 / 410: remembered, never asked again
     matches: int = 0
+    left: int = 0                 # entries past max_articles, left for the next crawl
+    held_baseline: int = 0        # matches held back: the source's first crawl is a baseline
+    held_too_old: int = 0         # matches held back: published before alerts.max_age
+    held_trial: int = 0           # matches held back: crawl --no-alerts
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def held_back(self) -> dict[str, int]:
+        """Why matches did not alert, for the summary: {"baseline": 2, "too old": 1}."""
+        reasons = {"baseline": self.held_baseline, "too old": self.held_too_old, "trial run": self.held_trial}
+        return {reason: count for reason, count in reasons.items() if count}
+
+    def hold(self, reason: str) -> None:
+        field_name = {"baseline": "held_baseline", "too old": "held_too_old", "trial run": "held_trial"}.get(reason)
+        if field_name:
+            setattr(self, field_name, getattr(self, field_name) + 1)
 
     @classmethod
     def of(cls, row) -> "SourceCounts":

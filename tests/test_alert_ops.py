@@ -61,7 +61,8 @@ def test_crash_after_match_commit_before_send_delivers_exactly_once(tmp_path):
         site.pages["/crash.xml"] = Page(rss(site.base, [f"/{articles[0]['slug']}.html", slow]),
                                         "application/rss+xml")
         hook = receiver.script("/hook", Answer(200))
-        config = write_config(tmp_path, [{"name": "crash", "type": "feed", "url": site.url("/crash.xml")}],
+        config = write_config(tmp_path, [{"name": "crash", "type": "feed", "url": site.url("/crash.xml"),
+                                                 "backlog": "alert"}],
                               channels=[{"type": "webhook", "url": hook}],
                               network={"timeout": "60s", "per_domain": 4})
         command = [sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config), "--log-level", "WARNING", "crawl"]

@@ -62,7 +62,8 @@ channels:
 def store_match(config, sessions, title: str = TITLE, url: str = "https://news.example/a1",
                 text: str = TEXT) -> None:
     item = ArticleItem(source="test-feed", url=url, canonical=url, requested=url, html=b"")
-    extracted = Extracted(text=text, title=title, published="2026-11-24", author=None, sitename=None,
+    published = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)).isoformat()
+    extracted = Extracted(text=text, title=title, published=published, author=None, sitename=None,
                           language="en")
     matches = tuple(r for r in MATCHER.match(title, text) if r.matched)
     result = ingest(sessions, item, PageAnalysis(extracted, matches=matches), config.channel_names())

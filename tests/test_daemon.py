@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -23,7 +24,8 @@ from wirewatch.crawler.store.schema import Outbox, Run, RunSource
 pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
 
 NEW_ARTICLE = {
-    "slug": "2026/11/pyongyang-sends-rocket-launchers", "date": "2026-11-26T10:00:00+00:00",
+    "slug": "2026/11/pyongyang-sends-rocket-launchers",
+    "date": (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).isoformat(timespec="seconds"),
     "author": "Staff", "title": "Pyongyang ships 50 rocket launchers to Moscow, Kyiv says",
     "paragraphs": ["Ukraine's military intelligence said on Thursday that North Korea has shipped about 50 "
                    "multiple rocket launchers to Russia in the past month, along with crews to operate them.",
@@ -75,7 +77,8 @@ def world(tmp_path):
     site.pages.update(build_site(articles, site.base))
     hook = receiver.script("/hook", Answer(200))
     config = write_config(
-        tmp_path, [{"name": "ledger", "type": "feed", "url": site.url("/feed.xml"), "every": "1s"}],
+        tmp_path, [{"name": "ledger", "type": "feed", "url": site.url("/feed.xml"), "every": "1s",
+                    "backlog": "alert"}],
         channels=[{"type": "webhook", "url": hook}],
         daemon={"dispatch_every": "1s", "grace": "10s", "failures_before_alert": 2, "quiet_after": None})
     daemons: list[DaemonProcess] = []
@@ -236,7 +239,6 @@ def test_quiet_source_sends_one_operational_alert(world):
 
 
 def test_overdue_sources_run_at_once_and_the_others_wait():
-    import datetime as dt
 
     from apscheduler.triggers.interval import IntervalTrigger
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from wirewatch.crawler.commands.cli import main
@@ -9,22 +11,31 @@ from wirewatch.crawler.commands.cli import main
 pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
 
 
-def test_demo_stores_the_site_flags_the_aid_reports_and_alerts(tmp_path, capsys, monkeypatch):
+def test_demo_shows_a_baseline_then_a_fresh_alert_then_a_report_held_back_as_too_old(tmp_path, capsys,
+                                                                                    monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     assert main(["--log-level", "WARNING", "demo", "--db", str(tmp_path / "demo.db")]) == 0
 
     out = capsys.readouterr().out
-    assert "Stored 6 articles" in out
-    flagged = [line for line in out.splitlines() if line.strip().startswith("[MATCH")]
-    assert len(flagged) == 2
+    first, second, third = out.split("\n1. ")[1].split("\n2. ")[0], out.split("\n2. ")[1].split("\n3. ")[0], \
+        out.split("\n3. ")[1]
+    assert "silent baseline" in first and "Stored 6 articles" in first
+    flagged = [line for line in first.splitlines() if line.strip().startswith("[MATCH")]
+    assert len(flagged) == 2 and all("held back: baseline" in line for line in flagged)
     assert any("200 long-range artillery" in line for line in flagged)
     assert any("air defence systems to Pyongyang" in line for line in flagged)
     for quiet in ("ballistic missile into the sea", "Shahed drones", "K9 howitzers", "Wonsan resort"):
-        assert any(quiet in line and "[no match]" in line for line in out.splitlines())
-    assert "North Korea → Russia: artillery, ~200" in out
-    assert "North Korea → Russia: troops, ~11,000" in out
+        assert any(quiet in line and "[no match]" in line for line in first.splitlines())
+    assert "North Korea → Russia: artillery, ~200" in first and "North Korea → Russia: troops, ~11,000" in first
     assert "Russia → North Korea: artillery" not in out          # "artillery-heavy" is not artillery
-    assert out.count("Alert id: msg_") == 2                       # console channel, one per report
-    assert "Second crawl (incremental): 0 new, 0 article downloads" in out
+    assert "(held back: 2 baseline)" in first
+
+    assert "6,000 military engineers" in second and "ALERTED" in second
+    assert "(held back: 1 too old)" in second
+    assert any("millions of artillery shells" in line and "held back: too old" in line for line in second.splitlines())
+    assert second.count("Alert id: msg_") == 1                     # only the fresh report alerts
+    assert re.search(r"Published: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", second)
+
+    assert "Third crawl (incremental): 0 new, 0 article downloads" in third
     assert (tmp_path / "demo.db").exists()

@@ -59,7 +59,7 @@ def test_crawl_matches_and_alerts_into_postgresql(site, corpus, tmp_path, postgr
     for path, article in zip(paths, articles):
         site.pages[path] = pages[f"/{article['slug']}.html"]
     site.pages["/pg.xml"] = Page(rss(site.base, paths), "application/rss+xml")
-    config = write_config(tmp_path, [{"name": "pg", "type": "feed", "url": site.url("/pg.xml")}],
+    config = write_config(tmp_path, [{"name": "pg", "type": "feed", "url": site.url("/pg.xml"), "backlog": "alert"}],
                           storage=postgres_url, channels=[{"type": "console"}])
 
     report, sessions = crawl_config(config)

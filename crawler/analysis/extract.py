@@ -10,13 +10,16 @@ from wirewatch.crawler.errors import NotAnArticle
 from wirewatch.crawler.records import Extracted
 
 MIN_TEXT_CHARS = 200
+# the page's own date with its time of day and zone where it gives them (htmldate)
+_DATE_PARAMS = {"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True, "extensive_search": True}
 _HTML_LANG = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)", re.I)
 
 
 def extract(html: bytes, url: str) -> Extracted:
     try:
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                          include_tables=False, deduplicate=False)
+                                          include_tables=False, deduplicate=False,
+                                          date_extraction_params=_DATE_PARAMS)
     except (ValueError, TypeError, AttributeError) as exc:     # malformed markup deep in lxml
         raise NotAnArticle(f"extraction failed: {exc}") from None
     text = (doc.text or "").strip() if doc is not None else ""

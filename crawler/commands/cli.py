@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     crawl = sub.add_parser("crawl", help="one-off crawl of all (or the named) sources, then deliver due alerts")
     crawl.add_argument("sources", nargs="*", metavar="SOURCE")
     crawl.add_argument("--timeout", type=float, help="wall-clock limit in seconds (default network.crawl_timeout)")
+    crawl.add_argument("--no-alerts", action="store_true",
+                       help="trial run: store and match, but queue and send no alert")
     sub.add_parser("run", help="the daemon: crawl each source on its schedule and deliver alerts")
     sub.add_parser("check", help="validate the config and print the plan")
     sub.add_parser("status", help="per-source health and the alert queue")
@@ -128,10 +130,13 @@ def crawl(config, args) -> int:
     names = args.sources or None
     log.info("crawling %d source(s)", len(names or config.sources))
     report = run_crawl(config, sessions, names, timeout=args.timeout, log_level=args.log_level,
-                       log_format=args.log_format)
+                       log_format=args.log_format, trial=args.no_alerts)
     for source in report.sources:
         print(source.line())
-    deliver_due(config, sessions)
+    if args.no_alerts:
+        print("trial run (--no-alerts): matches stored, no alert queued or sent")
+    else:
+        deliver_due(config, sessions)
     return 0 if report.ok else 1
 
 

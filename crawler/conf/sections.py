@@ -60,6 +60,7 @@ class Source(Strict):
     max_depth: int = Field(3, ge=0, le=10)    # sitemap: how deep nested indexes are followed
     max_sitemaps: int = Field(100, ge=1, le=10_000)   # sitemap documents fetched per crawl
     max_articles: int = Field(500, ge=1)
+    backlog: Literal["store", "alert"] = "store"   # first crawl: a silent baseline, or alert on it
 
     _url = field_validator("url")(http_url)
     _every = durations("every")
@@ -116,10 +117,11 @@ class Daemon(Strict):
 
 
 class Alerts(Strict):
+    max_age: float = 3 * 86400.0           # older reports are stored and listed, not alerted
     give_up_after: float = 2 * 86400.0     # a row still failing after this is dead
     backoff: float = 5.0                   # first retry delay; doubles each attempt, with jitter
     backoff_max: float = 3600.0
-    _durations = durations("give_up_after", "backoff", "backoff_max")
+    _durations = durations("max_age", "give_up_after", "backoff", "backoff_max")
 
 
 class Analysis(Strict):

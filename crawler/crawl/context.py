@@ -6,13 +6,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.crawler.conf.model import Config
-from wirewatch.crawler.records import SourceCounts
+from wirewatch.crawler.records import AlertPolicy, SourceCounts
 from wirewatch.crawler.secrets import redact
 from wirewatch.crawler.store.database import is_known, known_urls
-from wirewatch.crawler.store.schema import FetchState, RunSource, utcnow
+from wirewatch.crawler.store.schema import FetchState, RunSource, SourceState, utcnow
 
 log = logging.getLogger("wirewatch.crawl")
 
@@ -39,14 +40,21 @@ class SourceStats:
 
 
 class CrawlContext:
-    def __init__(self, config: Config, sessions: sessionmaker[Session], run_id: int):
+    def __init__(self, config: Config, sessions: sessionmaker[Session], run_id: int, trial: bool = False):
         self.config = config
         self.sessions = sessions
         self.run_id = run_id
+        self.alert_policy = AlertPolicy(self._baseline_sources(), config.alerts.max_age, trial)
         self._pool = None
         self.channels = config.channel_names()
         self.stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in config.sources}
         self._claimed: set[str] = set()
+
+    def _baseline_sources(self) -> frozenset[str]:
+        """Sources never crawled successfully whose backlog is only stored, not alerted."""
+        with self.sessions() as session:
+            done = set(session.scalars(select(SourceState.source).where(SourceState.last_success.is_not(None))))
+        return frozenset(s.name for s in self.config.sources if s.backlog == "store" and s.name not in done)
 
     def pool(self):
         """Worker processes for extraction and matching, started when the first article is queued

@@ -42,13 +42,15 @@ class ArticlePipeline:
             log.info("%s: %s: matched the first %d of %d characters (analysis.max_text)", item.source,
                      item.url, analysis.analysed_chars, len(analysis.extracted.text))
         try:
-            result = ingest(ctx.sessions, item, analysis, ctx.channels)
+            result = ingest(ctx.sessions, item, analysis, ctx.channels, ctx.alert_policy)
         except IntegrityError:            # the same article reached us by two links in one crawl
             counts.skipped += 1
             return item
         if result.new:
             counts.new += 1
             counts.matches += len(result.matches)
+            for reason in result.held_back:
+                counts.hold(reason or "")
             flag = f" [MATCH {', '.join(m.watch for m in result.matches)}]" if result.matches else ""
             log.info("%s: new: %s%s", item.source, analysis.extracted.title or item.url, flag)
         else:

@@ -28,45 +28,67 @@ channels:
 
 
 def run_demo(db: str | None, log_level: str = "INFO") -> int:
+    """1. the first crawl of the bundled site is a silent baseline; 2. the site publishes a fresh
+    report (it alerts) and surfaces a 40-day-old one (held back as too old); 3. a crawl with
+    nothing new downloads nothing."""
     from wirewatch.crawler.commands.operator import deliver_due
     from wirewatch.crawler.service.runner import run_crawl
     from wirewatch.crawler.store.database import open_database
 
-    site = LocalSite()
-    site.start()
-    site.pages.update(build_site(load_articles(), site.base))
+    site = LocalSite().start()
+    articles = load_articles()
+    site.pages.update(build_site(articles, site.base))
     with tempfile.TemporaryDirectory(prefix="wirewatch-demo-") as tmp:
         db_path = os.path.abspath(db) if db else os.path.join(tmp, "demo.db")
         config = demo_config(site.base, db_path)
         sessions = open_database(config.storage)
         print(f"wirewatch demo: serving a bundled news site at {site.base} (feed, sitemap, robots.txt)")
         print(f"database: {db_path}\n")
-        report = run_crawl(config, sessions, log_level=log_level)
-        print("\nCrawl summary:")
-        for source in report.sources:
-            print(f"  {source.line()}")
+        print("1. First crawl. A source's first crawl is a silent baseline: what the site already has is\n"
+              "   stored and matched, but nothing alerts (set `backlog: alert` on a source to change that).")
+        first = run_crawl(config, sessions, log_level=log_level)
+        _summary(first)
         _show_articles(sessions)
-        print("\nAlerts (console channel):")
+
+        later = load_articles(later=True)
+        site.pages.update(build_site(articles + later, site.base))
+        print("\n2. The site publishes a new report, and an archive page surfaces a report from 40 days ago.")
+        second = run_crawl(config, sessions, log_level="WARNING")
+        _summary(second)
+        _show_articles(sessions, only=[a["title"] for a in later])
+        print(f"\n   Alerts (console channel; reports older than alerts.max_age = "
+              f"{config.alerts.max_age / 86400:g} days are stored, not alerted):")
         deliver_due(config, sessions)
+
         site.clear_log()
         again = run_crawl(config, sessions, log_level="WARNING")
         article_hits = [p for p in site.paths_requested() if p.endswith(".html")]
-        print(f"\nSecond crawl (incremental): {sum(s.counts.new for s in again.sources)} new, "
+        print(f"\n3. Third crawl (incremental): {sum(s.counts.new for s in again.sources)} new, "
               f"{len(article_hits)} article downloads, feeds/sitemaps answered 304 Not Modified.")
     site.stop()
-    return 0 if report.ok else 1
+    return 0 if first.ok and second.ok else 1
 
 
-def _show_articles(sessions) -> None:
+def _summary(report) -> None:
+    print("   Crawl summary:")
+    for source in report.sources:
+        print(f"     {source.line()}")
+
+
+def _show_articles(sessions, only: list[str] | None = None) -> None:
     from wirewatch.alerts.model import fact_line
+    from wirewatch.crawler.dates import iso
     from wirewatch.crawler.store.schema import Article, FactRow, MatchRow
     with sessions() as session:
-        articles = list(session.scalars(select(Article).order_by(Article.published.desc())))
-        print(f"\nStored {len(articles)} articles:")
+        articles = [a for a in session.scalars(select(Article).order_by(Article.published_at.desc()))
+                    if only is None or a.title in only]
+        print(f"\n   Stored {len(articles)} {'new ' if only else ''}articles:")
         for article in articles:
             match = session.scalar(select(MatchRow).where(MatchRow.article_id == article.id))
             flag = f"MATCH {match.watch} score={match.score:.2f}" if match else "no match"
-            print(visible(f"  [{flag}] {article.title}  ({article.published}, {len(article.text)} chars)"))
+            status = ("ALERTED" if match.alerted else f"held back: {match.held_back}") if match else ""
+            print(visible(f"     [{flag}] {article.title}  (published {iso(article.published_at)}"
+                          f"{', ' + status if status else ''})"))
             if match:
                 for row in session.scalars(select(FactRow).where(FactRow.match_id == match.id)):
-                    print(visible(f"      - {fact_line(row.fact())}"))
+                    print(visible(f"         - {fact_line(row.fact())}"))

@@ -4,12 +4,13 @@ Google News sitemap and robots.txt, built from articles.yaml."""
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
 import yaml
 
+from wirewatch.crawler.conf.durations import parse_duration
 from wirewatch.crawler.demo.localsite import Page
 
 SITE_DIR = Path(__file__).resolve().parent
@@ -39,8 +40,15 @@ _TEMPLATE = """<!DOCTYPE html>
 </body></html>"""
 
 
-def load_articles() -> list[dict]:
-    return yaml.safe_load((SITE_DIR / "articles.yaml").read_text(encoding="utf-8"))
+def load_articles(later: bool = False, now: datetime | None = None) -> list[dict]:
+    """The site's articles with a publication `date` computed from their `age` (the ones that
+    appear `later` when asked for)."""
+    now = now or datetime.now(timezone.utc)
+    articles = yaml.safe_load((SITE_DIR / "articles.yaml").read_text(encoding="utf-8"))
+    chosen = [a for a in articles if bool(a.get("appears")) == later]
+    for article in chosen:
+        article["date"] = (now - timedelta(seconds=parse_duration(article["age"]))).isoformat(timespec="seconds")
+    return chosen
 
 
 def build_site(articles: list[dict], base: str) -> dict[str, Page]:

@@ -12,7 +12,7 @@ log = logging.getLogger("wirewatch.crawl")
 
 
 def crawl_main(config: Config, names: list[str], run_id: int, secret_values: list[str],
-               log_level: str, log_format: str) -> None:
+               log_level: str, log_format: str, trial: bool = False) -> None:
     """Entry point of the child: crawl `names` with one spider each, all in one reactor."""
     for value in secret_values:
         secrets.register(value)
@@ -26,7 +26,7 @@ def crawl_main(config: Config, names: list[str], run_id: int, secret_values: lis
     from wirewatch.spiders import SPIDERS
 
     sessions = open_database(config.storage, config.base_dir)
-    ctx = CrawlContext(config, sessions, run_id)
+    ctx = CrawlContext(config, sessions, run_id, trial=trial)
     process = CrawlerProcess(build_settings(config.network))
     setup_logging(log_level, log_format)        # Scrapy adjusts logging when it starts; ours wins
     for name in names:

@@ -18,7 +18,10 @@ from wirewatch.crawler.store.schema import SourceState, utcnow
 log = logging.getLogger("wirewatch.health")
 
 
-def record_health(config: Config, sessions: sessionmaker[Session], report) -> None:
+def record_health(config: Config, sessions: sessionmaker[Session], report, notify: bool = True) -> None:
+    """Update each source's health; operator alerts only when `notify` (not in a trial run)."""
+    if not notify:
+        config = config.model_copy(update={"channels": []})
     now = utcnow()
     with sessions.begin() as session:
         for source in report.sources:

@@ -33,8 +33,16 @@ class SourceReport:
     duration: float = 0.0
 
     def line(self) -> str:
-        counts = " ".join(f"{key}={value}" for key, value in self.counts.as_dict().items())
-        text = f"{self.name}: {self.status.upper()} {counts} ({self.duration:.1f}s)"
+        c = self.counts
+        status = "interrupted" if self.status == "interrupted" else self.status.upper()
+        text = (f"{self.name}: {status} fetched={c.fetched} new={c.new} known={c.known} "
+                f"skipped={c.skipped} failed={c.failed} gone={c.gone} matches={c.matches}")
+        held = c.held_back()
+        if held:
+            text += f" (held back: {', '.join(f'{n} {why}' for why, n in held.items())})"
+        if c.left:
+            text += f", {c.left} left for the next crawl"
+        text += f" ({self.duration:.1f}s)"
         return visible(text + (f" - {self.errors[0]}" if self.errors else ""))
 
 
@@ -51,7 +59,9 @@ class CrawlReport:
 
 def run_crawl(config: Config, sessions: sessionmaker[Session], names: list[str] | None = None,
               trigger: str = "crawl", timeout: float | None = None, log_level: str = "INFO",
-              log_format: str = "text") -> CrawlReport:
+              log_format: str = "text", trial: bool = False) -> CrawlReport:
+    """Crawl `names` (all sources by default) in a child process. A trial run stores and
+    matches but queues no alert, operational ones included."""
     names = names or [s.name for s in config.sources]
     for name in names:
         config.source(name)                       # unknown names are a usage error before we start
@@ -62,11 +72,11 @@ def run_crawl(config: Config, sessions: sessionmaker[Session], names: list[str] 
         session.flush()
         run_id = run.id
     started = time.monotonic()
-    error = _run_child(config, names, run_id, timeout, log_level, log_format)
+    error = _run_child(config, names, run_id, timeout, log_level, log_format, trial)
     report = _collect(sessions, run_id, names, error, time.monotonic() - started)
     if not SHUTTING_DOWN.is_set():           # a crawl cut short by shutdown is not a source failure
         from wirewatch.crawler.service.health import record_health
-        record_health(config, sessions, report)
+        record_health(config, sessions, report, notify=not trial)
     return report
 
 
@@ -112,9 +122,9 @@ def stop_active(grace: float) -> None:
 
 
 def _run_child(config: Config, names: list[str], run_id: int, timeout: float, log_level: str,
-               log_format: str) -> str | None:
+               log_format: str, trial: bool) -> str | None:
     child = _context().Process(target=crawl_main, name=f"wirewatch-crawl-{run_id}", args=(
-        config, names, run_id, secrets.registered(), log_level, log_format))
+        config, names, run_id, secrets.registered(), log_level, log_format, trial))
     child.start()
     with _ACTIVE_LOCK:
         ACTIVE.add(child)

@@ -1,8 +1,13 @@
 """Store an extracted article with its matches, story and outbox rows in ONE transaction,
-so a crash anywhere leaves either all of it or none of it."""
+so a crash anywhere leaves either all of it or none of it.
+
+A match alerts unless something holds it back, and then the reason is stored with it:
+`trial run` (crawl --no-alerts), `baseline` (the source's first crawl), `too old` (published
+before alerts.max_age), `same story` (nothing the story did not have), `no channel`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
@@ -11,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.alerts.model import build_alert
 from wirewatch.alerts.outbox import enqueue
-from wirewatch.crawler.records import ArticleItem, MatchResult, PageAnalysis
+from wirewatch.crawler.dates import published_at
+from wirewatch.crawler.records import AlertPolicy, ArticleItem, MatchResult, PageAnalysis
 from wirewatch.crawler.store.database import is_known
 from wirewatch.crawler.store.novelty import assign_story
 from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, SeenUrl, SourceState, utcnow
@@ -22,6 +28,7 @@ class IngestResult:
     new: bool
     article_id: int | None = None
     matches: tuple[MatchResult, ...] = ()
+    held_back: tuple[str | None, ...] = ()        # per match: why it did not alert, or None
     alerts: int = 0
 
 
@@ -39,39 +46,59 @@ def record_seen(sessions: sessionmaker[Session], canonical: str, source: str, re
 
 
 def ingest(sessions: sessionmaker[Session], item: ArticleItem, analysis: PageAnalysis,
-           channels: list[str]) -> IngestResult:
+           channels: list[str], policy: AlertPolicy = AlertPolicy()) -> IngestResult:
     """Store what the analysis workers made of a page that is an article."""
     extracted, results = analysis.extracted, analysis.matches
     assert extracted is not None, "only articles are ingested"
+    now = dt.datetime.now(dt.timezone.utc)
     with sessions.begin() as session:
         if is_known(session, item.canonical):
             return IngestResult(new=False)
         article = Article(
             canonical_url=item.canonical, url=item.canonical, source=item.source,
             title=extracted.title or item.hints.title, text=extracted.text,
-            published=extracted.published or item.hints.published, author=extracted.author,
-            sitename=extracted.sitename, language=extracted.language,
+            published=extracted.published or item.hints.published,
+            published_at=published_at(extracted.published, item.hints.published, now),
+            author=extracted.author, sitename=extracted.sitename, language=extracted.language,
             content_hash=content_hash(extracted.text), analysed_chars=analysis.analysed_chars)
         session.add(article)
         session.flush()
-        alerts = sum(_store_match(session, article, result, channels) for result in results)
+        held = tuple(_store_match(session, article, result, channels, policy, now) for result in results)
         state = session.get(SourceState, item.source) or SourceState(source=item.source)
         state.last_new_article = utcnow()
         session.merge(state)
-    return IngestResult(new=True, article_id=article.id, matches=results, alerts=alerts)
+    return IngestResult(new=True, article_id=article.id, matches=results, held_back=held,
+                        alerts=sum(reason is None for reason in held) * len(channels))
 
 
-def _store_match(session: Session, article: Article, result: MatchResult, channels: list[str]) -> int:
+def hold_back(policy: AlertPolicy, source: str, published: dt.datetime, now: dt.datetime,
+              news: bool, channels: list[str]) -> str | None:
+    """Why a match must not alert, or None when it should."""
+    if policy.trial:
+        return "trial run"
+    if source in policy.baseline:
+        return "baseline"
+    if now - published > dt.timedelta(seconds=policy.max_age):
+        return "too old"
+    if not news:
+        return "same story"
+    if not channels:
+        return "no channel"
+    return None
+
+
+def _store_match(session: Session, article: Article, result: MatchResult, channels: list[str],
+                 policy: AlertPolicy, now: dt.datetime) -> str | None:
     story, news = assign_story(session, result.watch, article, result.facts)
     article.story_id = article.story_id or story.id
+    reason = hold_back(policy, article.source, article.published_at, now, news, channels)
     match = MatchRow(article_id=article.id, watch=result.watch, score=result.score,
                      severity=result.severity, rule=result.rule,
                      evidence=[e.as_json() for e in result.evidence],
-                     story_id=story.id, alerted=bool(news and channels))
+                     story_id=story.id, alerted=reason is None, held_back=reason)
     session.add(match)
     session.flush()
     session.add_all(FactRow.of(match.id, fact) for fact in result.facts)
-    if not match.alerted:
-        return 0
-    payload = build_alert(article, match, result.facts, story)
-    return enqueue(session, payload, channels, match_id=match.id)
+    if reason is None:
+        enqueue(session, build_alert(article, match, result.facts, story), channels, match_id=match.id)
+    return reason

@@ -17,12 +17,27 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from wirewatch.crawler.records import Fact
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class UtcDateTime(TypeDecorator):
+    """Stored as naive UTC like every other time here; read back timezone-aware (UTC)."""
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        return value.replace(tzinfo=dt.timezone.utc) if value is not None else None
 
 
 class Base(DeclarativeBase):
@@ -37,7 +52,8 @@ class Article(Base):
     source: Mapped[str] = mapped_column(String(200), index=True)
     title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    published: Mapped[str | None] = mapped_column(String(40))
+    published: Mapped[str | None] = mapped_column(String(40))          # as the page or feed gave it
+    published_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)  # the rule's UTC time
     author: Mapped[str | None] = mapped_column(Text)
     sitename: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(20))
@@ -79,6 +95,7 @@ class MatchRow(Base):
     evidence: Mapped[list] = mapped_column(default=list)
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
     alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    held_back: Mapped[str | None] = mapped_column(String(40))   # why it did not alert
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -170,5 +187,10 @@ class RunSource(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     matches: Mapped[int] = mapped_column(Integer, default=0)
+    gone: Mapped[int | None] = mapped_column(Integer)
+    left: Mapped[int | None] = mapped_column(Integer)
+    held_baseline: Mapped[int | None] = mapped_column(Integer)
+    held_too_old: Mapped[int | None] = mapped_column(Integer)
+    held_trial: Mapped[int | None] = mapped_column(Integer)
     errors: Mapped[list] = mapped_column(default=list)
     duration: Mapped[float | None] = mapped_column(Float)
