@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import html
 import re
 from typing import Any, Iterator
@@ -15,7 +16,11 @@ from wirewatch.crawler.conf.sections import Source
 from wirewatch.crawler.crawl.context import CrawlContext
 from wirewatch.crawler.crawl.resolver import REFUSALS
 from wirewatch.crawler.crawl.urls import canonical_url, is_http_url
+from wirewatch.crawler.dates import parse_date
 from wirewatch.crawler.records import ArticleItem, EntryHints
+from wirewatch.spiders.documents import Document
+
+_UNDATED = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
 
 
 def describe_failure(failure: Failure) -> str:
@@ -91,6 +96,15 @@ class SourceSpider(scrapy.Spider):
             _header(response, b"ETag"), _header(response, b"Last-Modified"))
         return False
 
+    def read_entries(self, document: Document, url: str) -> list[scrapy.Request]:
+        """The article requests of a feed or sitemap document; an unusable one fails the source."""
+        if document.problem:
+            self.stats.fail_source(f"unusable {document.kind} {url}: {document.problem}")
+            return []
+        if document.warning:
+            self.logger.warning("%s: %s has errors, entries kept: %s", self.source.name, url, document.warning)
+        return self.article_requests(document.entries)
+
     def article_requests(self, candidates: list[tuple[str, EntryHints]]) -> list[scrapy.Request]:
         """Requests for the article pages not stored yet: what is known is never downloaded.
         One database query for the whole document's links."""
@@ -102,19 +116,22 @@ class SourceSpider(scrapy.Spider):
                 continue
             wanted.setdefault(canonical_url(url), (url, hints))
         known = self.ctx.known(list(wanted))
-        requests = []
+        fresh = []
         for canonical, (url, hints) in wanted.items():
             if canonical in known or not self.ctx.claim(canonical):
                 self.stats.counts.known += 1
-                continue
-            if self._queued >= self.source.max_articles:
-                break
-            if not self.fits(url, document=False):
-                continue
-            self._queued += 1
-            requests.append(scrapy.Request(url, callback=self.parse_article, errback=self.on_article_error,
-                                           meta={"hints": hints, "canonical": canonical}))
-        return requests
+            elif self.fits(url, document=False):
+                fresh.append((canonical, url, hints))
+        room = max(0, self.source.max_articles - self._queued)
+        if len(fresh) > room:             # newest first, by the entries' own dates; the rest waits
+            fresh.sort(key=lambda c: parse_date(c[2].published) or _UNDATED, reverse=True)
+            self.stats.counts.left += len(fresh) - room
+            for canonical, _, _ in fresh[room:]:
+                self.ctx.unclaim(canonical)
+            fresh = fresh[:room]
+        self._queued += len(fresh)
+        return [scrapy.Request(url, callback=self.parse_article, errback=self.on_article_error,
+                               meta={"hints": hints, "canonical": canonical}) for canonical, url, hints in fresh]
 
     def parse_article(self, response: Response) -> Iterator[ArticleItem]:
         self.stats.counts.fetched += 1
@@ -142,8 +159,18 @@ class SourceSpider(scrapy.Spider):
         return declared
 
     def on_article_error(self, failure: Failure) -> None:
+        """404 / 410: gone, remembered and never asked again. Anything else (5xx, timeouts) is
+        tried again on later crawls, up to a few times, and then remembered as failed."""
+        message = describe_failure(failure)
+        canonical = failure.request.meta["canonical"]
+        response = getattr(failure.value, "response", None)
+        if response is not None and response.status in (404, 410):
+            self.stats.counts.gone += 1
+            self.ctx.remember_gone(canonical, self.source.name, message)
+            return
         self.stats.counts.failed += 1
-        self.stats.error(describe_failure(failure))
+        self.stats.error(message)
+        self.ctx.count_failure(canonical, self.source.name, message)
 
 
 _LINK_TAG = re.compile(rb"<link\b[^>]*>", re.I)

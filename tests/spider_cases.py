@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scrapy.http import HtmlResponse, Response, XmlResponse
+from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
 from scrapy.utils.test import get_crawler
 
 from wirewatch.crawler.conf.load import parse_config
@@ -37,7 +37,7 @@ def document_of(case: Path) -> Path:
 
 def _response(url: str, document: Path, meta: dict):
     body = document.read_bytes()
-    kind = HtmlResponse if document.suffix == ".html" else XmlResponse if document.suffix == ".xml" else Response
+    kind = {".html": HtmlResponse, ".xml": XmlResponse, ".txt": TextResponse}.get(document.suffix, Response)
     from scrapy import Request
     return kind(url=url, body=body, request=Request(url, meta=meta))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from scrapy import Request
-from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.http import HtmlResponse, Response
 from scrapy.utils.test import get_crawler
 
 from tests.spider_cases import cases, run_case
@@ -17,7 +17,8 @@ from wirewatch.crawler.crawl.context import CrawlContext
 from wirewatch.crawler.crawl.urls import canonical_url
 from wirewatch.crawler.records import ArticleItem, EntryHints
 from wirewatch.crawler.store.database import open_database
-from wirewatch.spiders import FeedSpider, SitemapSpider
+from wirewatch.spiders import FeedSpider
+from wirewatch.spiders.documents import robots_sitemaps
 
 
 @pytest.mark.parametrize("case", cases(), ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -69,15 +70,14 @@ def test_not_modified_feed_asks_for_nothing_and_keeps_no_new_validators(tmp_path
     assert spider.stats.validators == {} and not spider.stats.source_failed
 
 
-def test_robots_txt_sitemaps_are_followed_else_the_well_known_location(tmp_path):
-    spider = _spider(tmp_path, SitemapSpider, {"name": "s", "type": "sitemap", "url": "https://news.example/"})
-    robots = TextResponse("https://news.example/robots.txt", encoding="utf-8", body=(
-        b"User-agent: *\nDisallow: /search\nSitemap: https://news.example/news-sitemap.xml\n"
-        b"Sitemap: https://news.example/sitemap_index.xml\n"))
-    assert [r.url for r in spider.parse_robots(robots)] == [
-        "https://news.example/news-sitemap.xml", "https://news.example/sitemap_index.xml"]
-    bare = TextResponse("https://news.example/robots.txt", encoding="utf-8", body=b"User-agent: *\n")
-    assert [r.url for r in spider.parse_robots(bare)] == ["https://news.example/sitemap.xml"]
+def test_robots_txt_sitemap_lines_in_every_spelling_search_engines_accept():
+    text = ("User-agent: *\nDisallow: /search\nSitemap: https://news.example/news-sitemap.xml\n"
+            "sitemap:/sitemap_index.xml\n  SITEMAP : https://news.example/archive.xml.gz\n"
+            "Site-map: https://news.example/text-sitemap.txt\n# Sitemap: https://news.example/commented\n"
+            "Sitemap: https://news.example/news-sitemap.xml\n")
+    assert robots_sitemaps(text, "https://news.example/robots.txt") == [
+        "https://news.example/news-sitemap.xml", "https://news.example/sitemap_index.xml",
+        "https://news.example/archive.xml.gz", "https://news.example/text-sitemap.txt"]
 
 
 @pytest.mark.parametrize("url, canonical", [

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import crawl_config, write_config
+from tests.conftest import crawl_config, rss, write_config
 from wirewatch.crawler.commands.cli import main
 from wirewatch.crawler.dates import parse_date, published_at
-from wirewatch.crawler.demo.localsite import LocalSite
+from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.demo.site import build_site, load_articles
 from wirewatch.crawler.store.schema import Article, MatchRow, Outbox, RunSource
 
@@ -85,3 +85,84 @@ def test_a_trial_run_stores_and_matches_but_queues_nothing_and_backlog_alert_opt
         assert main(["-c", str(config), "--log-level", "WARNING", "crawl"]) == 0
         out = capsys.readouterr().out
         assert out.count("Alert id: msg_") == 1            # backlog: alert - the fresh report alerts
+
+
+def _dated_rss(base: str, items: list[tuple[str, str]]) -> bytes:
+    entries = "".join(f"<item><title>{path}</title><link>{base}{path}</link><pubDate>{date}</pubDate></item>"
+                      for path, date in items)
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>').encode()
+
+
+@pytest.mark.slow
+def test_past_max_articles_the_newest_entries_go_first_and_the_summary_says_what_is_left(tmp_path, corpus):
+    with LocalSite() as site:
+        days = [f"Mon, {d:02d} Nov 2026 10:00:00 +0000" for d in (3, 17, 9, 21, 5, 12)]
+        items = [(f"/cap/{i}.html", day) for i, day in enumerate(days)]
+        for i, (path, _) in enumerate(items):
+            site.pages[path] = Page(corpus.html(corpus.ids[20 + i]))
+        site.pages["/cap.xml"] = Page(_dated_rss(site.base, items), "application/rss+xml")
+        config = write_config(tmp_path, [{"name": "cap", "type": "feed", "url": site.url("/cap.xml"),
+                                          "max_articles": 2}])
+        report, _ = crawl_config(config)
+        fetched = sorted(p for p in site.paths_requested() if p.startswith("/cap/"))
+        assert fetched == ["/cap/1.html", "/cap/3.html"]                 # 17 and 21 November
+        assert report.sources[0].counts.left == 4 and "4 left for the next crawl" in report.sources[0].line()
+        site.clear_log()
+        crawl_config(config)
+        assert sorted(p for p in site.paths_requested() if p.startswith("/cap/")) == ["/cap/2.html", "/cap/5.html"]
+
+
+@pytest.mark.slow
+def test_gone_articles_are_remembered_and_failing_ones_are_retried_a_few_times(tmp_path, corpus):
+    with LocalSite() as site:
+        site.pages["/dead/ok.html"] = Page(corpus.html(corpus.ids[30]))
+        site.pages["/dead/gone.html"] = Page(b"gone", status=410, etag=False)
+        site.pages["/dead/flaky.html"] = Page(b"oops", status=503, etag=False)
+        site.pages["/dead.xml"] = Page(rss(site.base, ["/dead/ok.html", "/dead/gone.html", "/dead/flaky.html",
+                                                       "/dead/missing.html"]), "application/rss+xml")
+        config = write_config(tmp_path, [{"name": "dead", "type": "feed", "url": site.url("/dead.xml")}])
+        site.pages["/dead.xml"].etag = False                             # the feed is fetched in full each time
+        first, _ = crawl_config(config)
+        counts = first.sources[0].counts
+        assert (counts.new, counts.gone, counts.failed) == (1, 2, 1) and "gone=2" in first.sources[0].line()
+        for _ in range(3):
+            site.clear_log()
+            crawl_config(config)
+            asked = [p for p in site.paths_requested() if p.startswith("/dead/")]
+            assert "/dead/gone.html" not in asked and "/dead/missing.html" not in asked
+        assert asked == []                       # the 503 was tried on three crawls, then given up
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("robots", [None, Page(b"oops", status=503, etag=False),
+                                    Page(b"User-agent: *\nDisallow: /private/\n", "text/plain")])
+def test_a_site_root_falls_back_to_the_well_known_sitemaps(tmp_path, corpus, robots):
+    with LocalSite() as site:
+        if robots is not None:
+            site.pages["/robots.txt"] = robots
+        site.pages["/root/a.html"] = Page(corpus.html(corpus.ids[40]))
+        site.pages["/sitemap-news.xml"] = Page(
+            f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{site.base}/root/a.html</loc></url></urlset>".encode(), "application/xml")
+        config = write_config(tmp_path, [{"name": "root", "type": "sitemap", "url": site.url("/")}])
+        report, _ = crawl_config(config)
+        assert report.ok and report.sources[0].counts.new == 1, report.sources[0].errors
+
+
+@pytest.mark.slow
+def test_robots_txt_is_fetched_once_per_crawl_and_may_list_a_feed_and_a_text_sitemap(tmp_path, corpus):
+    with LocalSite() as site:
+        site.pages["/robots.txt"] = Page(
+            f"User-agent: *\nDisallow: /private/\nsitemap : {site.base}/latest.rss\n"
+            f"Sitemap: {site.base}/urls.txt\n".encode(), "text/plain")
+        site.pages["/latest.rss"] = Page(rss(site.base, ["/r/one.html", "/private/secret.html"]), "application/rss+xml")
+        site.pages["/urls.txt"] = Page(f"{site.base}/r/two.html\n{site.base}/r/one.html\n".encode(), "text/plain")
+        for i, name in enumerate(("one", "two")):
+            site.pages[f"/r/{name}.html"] = Page(corpus.html(corpus.ids[50 + i]))
+        site.pages["/private/secret.html"] = Page(corpus.html(corpus.ids[52]))
+        config = write_config(tmp_path, [{"name": "root", "type": "sitemap", "url": site.url("/")},
+                                         {"name": "feed", "type": "feed", "url": site.url("/latest.rss")}])
+        report, _ = crawl_config(config)
+        assert report.ok and sum(s.counts.new for s in report.sources) == 2
+        requested = site.paths_requested()
+        assert requested.count("/robots.txt") == 1 and "/private/secret.html" not in requested

@@ -13,9 +13,10 @@ from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import AlertPolicy, SourceCounts
 from wirewatch.crawler.secrets import redact
 from wirewatch.crawler.store.database import is_known, known_urls
-from wirewatch.crawler.store.schema import FetchState, RunSource, SourceState, utcnow
+from wirewatch.crawler.store.schema import FetchState, RunSource, SourceState, UrlFailure, utcnow
 
 log = logging.getLogger("wirewatch.crawl")
+FAILED_ATTEMPTS = 3         # crawls an article URL may fail (5xx, timeout) before it is given up
 
 
 @dataclass
@@ -45,6 +46,8 @@ class CrawlContext:
         self.sessions = sessions
         self.run_id = run_id
         self.alert_policy = AlertPolicy(self._baseline_sources(), config.alerts.max_age, trial)
+        from wirewatch.crawler.crawl.robots import RobotsCache  # Scrapy side only (child process)
+        self.robots = RobotsCache()
         self._pool = None
         self.channels = config.channel_names()
         self.stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in config.sources}
@@ -77,6 +80,25 @@ class CrawlContext:
         self._claimed.add(canonical)
         return True
 
+    def unclaim(self, canonical: str) -> None:
+        """An article left for the next crawl may still come from another source in this one."""
+        self._claimed.discard(canonical)
+
+    def remember_gone(self, canonical: str, source: str, reason: str) -> None:
+        from wirewatch.crawler.store.ingest import record_seen
+        record_seen(self.sessions, canonical, source, f"gone: {reason}")
+
+    def count_failure(self, canonical: str, source: str, reason: str) -> None:
+        """One more failed attempt; at FAILED_ATTEMPTS the URL is remembered and not tried again."""
+        from wirewatch.crawler.store.ingest import record_seen
+        with self.sessions.begin() as session:
+            row = session.get(UrlFailure, canonical) or UrlFailure(canonical_url=canonical, source=source, failures=0)
+            row.failures, row.last_error, row.last_at = row.failures + 1, reason[:1000], utcnow()
+            session.merge(row)
+            give_up = row.failures >= FAILED_ATTEMPTS
+        if give_up:
+            record_seen(self.sessions, canonical, source, f"failed {FAILED_ATTEMPTS} times, not tried again: {reason}")
+
     def is_known(self, canonical: str) -> bool:
         with self.sessions() as session:
             return is_known(session, canonical)
@@ -100,7 +122,9 @@ class CrawlContext:
                 run_id=self.run_id, source=name, status="failed" if stats.source_failed else "ok",
                 errors=stats.errors, duration=round(time.monotonic() - stats.started, 3),
                 **stats.counts.as_dict()))
-            if not stats.source_failed:
+            # validators are kept only when the source went well and nothing was left over: the
+            # next crawl must read the document in full to find the entries it still owes
+            if not stats.source_failed and not stats.counts.left:
                 for url, (etag, last_modified) in stats.validators.items():
                     state = session.get(FetchState, url) or FetchState(url=url, source=name)
                     state.etag, state.last_modified, state.updated_at = etag, last_modified, utcnow()

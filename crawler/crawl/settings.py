@@ -40,6 +40,9 @@ DEFAULTS = {
     # Address guard before everything, so every request and redirect hop is checked.
     "DOWNLOADER_MIDDLEWARES": {
         "wirewatch.crawler.crawl.middlewares.AddressGuardMiddleware": 50,
+        # robots.txt once per site and crawl, shared with the sitemap spider's discovery
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "wirewatch.crawler.crawl.robots.SharedRobotsMiddleware": 100,
         "wirewatch.crawler.crawl.middlewares.ConditionalGetMiddleware": 560,
     },
     "SPIDER_MIDDLEWARES": {},

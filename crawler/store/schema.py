@@ -72,6 +72,17 @@ class SeenUrl(Base):
     seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class UrlFailure(Base):
+    """An article URL that failed for a passing reason (5xx, timeout): tried again on later
+    crawls until ATTEMPTS, then remembered in seen_urls as failed."""
+    __tablename__ = "url_failures"
+    canonical_url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Story(Base):
     __tablename__ = "stories"
     id: Mapped[int] = mapped_column(primary_key=True)

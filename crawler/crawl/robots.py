@@ -1,0 +1,85 @@
+"""robots.txt, fetched once per site and crawl, shared by every spider of the crawl: the
+downloader middleware obeys it and the sitemap spider reads its `Sitemap:` lines from the same
+fetch (Scrapy's own middleware and the spider used to fetch it twice, once per source)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from protego import Protego
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+
+@dataclass(frozen=True)
+class RobotsTxt:
+    url: str
+    status: int | None              # None: it could not be fetched
+    text: str = ""
+
+    @cached_property
+    def rules(self) -> Protego:
+        return Protego.parse(self.text)
+
+    def allows(self, url: str, user_agent: str) -> bool:
+        """4xx, 5xx or unreachable: everything is allowed, as search engines read it."""
+        return self.status != 200 or self.rules.can_fetch(url, user_agent)
+
+
+class RobotsCache:
+    def __init__(self):
+        self._sites: dict[str, RobotsTxt | Deferred] = {}
+
+    async def get(self, url: str, crawler) -> RobotsTxt:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        known = self._sites.get(origin)
+        if isinstance(known, RobotsTxt):
+            return known
+        if known is None:
+            waiting: Deferred = Deferred()
+            self._sites[origin] = waiting
+            robots = await self._fetch(origin, crawler)
+            self._sites[origin] = robots
+            waiting.callback(robots)
+            return robots
+        return await maybe_deferred_to_future(known)
+
+    @staticmethod
+    async def _fetch(origin: str, crawler) -> RobotsTxt:
+        request = Request(f"{origin}/robots.txt", meta={"dont_obey_robotstxt": True,
+                                                         "handle_httpstatus_all": True},
+                          callback=NO_CALLBACK, priority=1000, dont_filter=True)
+        try:
+            response = await crawler.engine.download_async(request)
+        except Exception:          # noqa: BLE001 - unreachable robots.txt: allowed, like a 5xx
+            return RobotsTxt(request.url, None)
+        text = response.body.decode("utf-8", "replace") if response.status == 200 else ""
+        return RobotsTxt(request.url, response.status, text[:500_000])
+
+
+class SharedRobotsMiddleware:
+    """Obeys robots.txt through the crawl's shared cache (replaces Scrapy's RobotsTxtMiddleware)."""
+
+    def __init__(self, crawler):
+        if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            raise NotConfigured
+        self.crawler = crawler
+        self.user_agent = crawler.settings["USER_AGENT"]
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def process_request(self, request: Request, spider=None):
+        if request.meta.get("dont_obey_robotstxt"):
+            return None
+        robots = await self.crawler.spider.ctx.robots.get(request.url, self.crawler)
+        if not robots.allows(request.url, self.user_agent):
+            raise IgnoreRequest(f"forbidden by robots.txt: {request.url}")
+        return None
