@@ -7,6 +7,7 @@ import logging
 import os
 
 import pytest
+import yaml
 
 from wirewatch.crawler.commands.cli import main
 from wirewatch.crawler.conf.load import load_config, parse_config
@@ -121,7 +122,8 @@ def test_shipped_example_config_is_valid(monkeypatch):
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     config = load_config(CONFIG_DIR / "example.yaml")
-    assert [s.type for s in config.sources] == ["feed", "sitemap", "listing"]
+    assert [s.type for s in config.sources][-3:] == ["feed", "sitemap", "listing"]
+    assert len(config.sources) > 20 and config.source("nknews").url.startswith("https://")
     assert config.channel_names() == ["slack", "webhook", "email"]
 
 
@@ -162,3 +164,20 @@ def test_json_logs_keep_the_traceback_with_secrets_redacted(capsys):
     assert entry["level"] == "ERROR" and "RuntimeError" in entry["traceback"]
     assert "Traceback (most recent call last)" in entry["traceback"]
     assert "tracebacktoken" not in json.dumps(entry)
+
+
+def test_a_shipped_source_list_is_included_beside_inline_sources_and_names_stay_unique(tmp_path):
+    from wirewatch.config import CONFIG_DIR
+    shipped = yaml.safe_load((CONFIG_DIR / "sources" / "defence-news.yaml").read_text())
+    config = parse_config("sources:\n  - include: defence-news\n"
+                          "  - {name: my-feed, type: feed, url: 'https://example.org/feed/'}\n")
+    assert [s.name for s in config.sources] == [s["name"] for s in shipped] + ["my-feed"]
+    assert all(s.url.startswith("https://") and s.every for s in config.sources[:-1])   # each has a schedule
+    with pytest.raises(ConfigError, match="duplicate source name 'nknews'"):
+        parse_config("sources:\n  - include: defence-news\n"
+                     "  - {name: nknews, type: feed, url: 'https://example.org/feed/'}\n")
+    with pytest.raises(ConfigError, match=r"sources.0 \(line 2\): source list 'no-such-list' not found"):
+        parse_config("sources:\n  - include: no-such-list\n")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("- {name: local-list, type: feed, url: 'https://example.org/x.xml'}\n")
+    assert parse_config(f"sources: [{{include: {mine}}}]").sources[0].name == "local-list"

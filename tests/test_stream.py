@@ -166,3 +166,34 @@ def test_robots_txt_is_fetched_once_per_crawl_and_may_list_a_feed_and_a_text_sit
         assert report.ok and sum(s.counts.new for s in report.sources) == 2
         requested = site.paths_requested()
         assert requested.count("/robots.txt") == 1 and "/private/secret.html" not in requested
+
+
+@pytest.mark.slow
+def test_probe_reports_each_source_live_and_stores_nothing(tmp_path, capsys):
+    with LocalSite() as site:
+        _ledger(site, load_articles())
+        site.pages["/section/"] = Page(b'<html><body><a href="/2026/11/a.html">A</a> <a href="/about/">About</a>'
+                                       b'<a href="/2026/11/b.html">B</a></body></html>')
+        site.pages["/old-feed.xml"] = Page(b"", status=301, headers={"Location": "/feed.xml"}, etag=False)
+        config = write_config(tmp_path, [
+            {"name": "moved-feed", "type": "feed", "url": site.url("/old-feed.xml")},
+            {"name": "root", "type": "sitemap", "url": site.url("/")},
+            {"name": "section", "type": "listing", "url": site.url("/section/"), "follow": r"/\d{4}/\d\d/"},
+            {"name": "missing", "type": "feed", "url": site.url("/nope.xml")}],
+            channels=[{"type": "console"}])
+        assert main(["-c", str(config), "probe"]) == 1
+        out = capsys.readouterr().out
+        moved = out.split("moved-feed: ")[1].split("\nroot: ")[0]
+        assert moved.startswith("USABLE") and f"HTTP 200  {site.url('/feed.xml')}" in moved
+        assert "type: feed  entries: 6  newest: " in moved and "robots.txt: allows this URL" in moved
+        assert "root: USABLE" in out and "type: sitemap  entries: 6" in out
+        assert f"follows: {site.url('/2026/11/a.html')}" in out and "/about/" not in out
+        assert "missing: NOT USABLE - HTTP 404" in out and "3 of 4 source(s) usable" in out
+        assert main(["-c", str(config), "probe", "section"]) == 0
+        assert not (tmp_path / "wirewatch.db").exists() or _nothing_stored(tmp_path)
+
+
+def _nothing_stored(tmp_path) -> bool:
+    from wirewatch.crawler.store.database import open_database
+    with open_database(f"sqlite:///{tmp_path / 'wirewatch.db'}")() as session:
+        return session.scalar(select(Article.id)) is None and session.scalar(select(Outbox.id)) is None

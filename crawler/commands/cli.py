@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="trial run: store and match, but queue and send no alert")
     sub.add_parser("run", help="the daemon: crawl each source on its schedule and deliver alerts")
     sub.add_parser("check", help="validate the config and print the plan")
+    probe = sub.add_parser("probe", help="fetch each source once, live, and say if it is usable; stores nothing")
+    probe.add_argument("sources", nargs="*", metavar="SOURCE")
     sub.add_parser("status", help="per-source health and the alert queue")
 
     classify = sub.add_parser("classify", help="run the matcher over JSON Lines {id,title,text} on stdin")
@@ -111,6 +113,9 @@ def _dispatch(args) -> int:
         return print_plan(config)
     if command == "crawl":
         return crawl(config, args)
+    if command == "probe":
+        from wirewatch.crawler.commands.probe import probe_command
+        return probe_command(config, args.sources)
     if command == "run":
         from wirewatch.crawler.service.daemon import Daemon
         return Daemon(_config_path(args), config, args.log_level, args.log_format).run()

@@ -134,6 +134,8 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     data.setdefault("base_dir", base_dir)
+    if isinstance(data.get("sources"), list):
+        data["sources"] = _expand_includes(data["sources"], lines, origin, base_dir)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -146,6 +148,34 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
         except ConfigError as exc:
             raise ConfigError(f"{origin}: {exc}") from None
     return config
+
+
+def _expand_includes(sources: list, lines: dict[tuple, int], origin: str, base_dir: str) -> list:
+    """`- include: NAME` is replaced by the sources of a shipped list (config/sources/NAME.yaml)
+    or of a YAML file by path; a duplicate name across lists and inline sources is an error."""
+    from wirewatch.config import CONFIG_DIR
+    expanded = []
+    for index, entry in enumerate(sources):
+        if not (isinstance(entry, dict) and set(entry) == {"include"}):
+            expanded.append(entry)
+            continue
+        ref = str(entry["include"])
+        path = Path(ref) if Path(ref).suffix else CONFIG_DIR / "sources" / f"{ref}.yaml"
+        if not path.is_absolute() and Path(ref).suffix:
+            path = Path(base_dir) / path
+        where = _where(("sources", index), lines)
+        try:
+            included = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            shipped = sorted(p.stem for p in (CONFIG_DIR / "sources").glob("*.yaml"))
+            raise ConfigError(f"{origin}: {where}: source list {ref!r} not found "
+                              f"(shipped: {', '.join(shipped)})") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{origin}: {where}: source list {path}: {exc}") from None
+        if not isinstance(included, list) or any(not isinstance(s, dict) or "include" in s for s in included):
+            raise ConfigError(f"{origin}: {where}: source list {path} must be a list of sources")
+        expanded.extend(included)
+    return expanded
 
 
 def load_config(path: str | os.PathLike) -> Config:
