@@ -33,22 +33,24 @@ class RobotsTxt:
 
 class RobotsCache:
     def __init__(self):
-        self._sites: dict[str, RobotsTxt | Deferred] = {}
+        self._sites: dict[str, RobotsTxt] = {}
+        self._waiting: dict[str, list[Deferred]] = {}     # requests waiting for a fetch under way
 
     async def get(self, url: str, crawler) -> RobotsTxt:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        known = self._sites.get(origin)
-        if isinstance(known, RobotsTxt):
-            return known
-        if known is None:
-            waiting: Deferred = Deferred()
-            self._sites[origin] = waiting
-            robots = await self._fetch(origin, crawler)
-            self._sites[origin] = robots
-            waiting.callback(robots)
-            return robots
-        return await maybe_deferred_to_future(known)
+        if origin in self._sites:
+            return self._sites[origin]
+        if origin in self._waiting:
+            waiter: Deferred = Deferred()
+            self._waiting[origin].append(waiter)
+            return await maybe_deferred_to_future(waiter)
+        self._waiting[origin] = []
+        robots = await self._fetch(origin, crawler)
+        self._sites[origin] = robots
+        for waiter in self._waiting.pop(origin):
+            waiter.callback(robots)
+        return robots
 
     @staticmethod
     async def _fetch(origin: str, crawler) -> RobotsTxt:
