@@ -60,7 +60,8 @@ class Outcome:
 
 
 FACT_ITEM_LABELS = {"shells": "shells/ammunition", "rocket_launchers": "rocket launchers",
-                    "air_defence": "air defence", "weapons": "weapons/military aid"}
+                    "air_defence": "air defence", "weapons": "weapons/military aid",
+                    "labour": "workers for arms production"}
 
 
 def fact_line(fact: Fact) -> str:

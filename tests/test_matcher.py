@@ -176,3 +176,43 @@ def test_lowercase_operators_in_a_watch_query_are_warned_about_once(tmp_path, ca
     with caplog.at_level(logging.WARNING, logger="wirewatch"):
         load_watch("nk-russia-aid")
     assert not [r for r in caplog.records if "lowercase" in r.getMessage()]
+
+
+# Floors per pattern kind on tests/data/patterns_nk_russia.yaml: caught / total. Every hard
+# negative stays rejected; the positive floors are what the matcher catches today (raise them).
+PATTERN_FLOORS = {"weapon-use": 7, "combatants": 4, "labour": 7, "plans": 7, "assistance-nouns": 4,
+                  "carried-subject": 2, "passing-mention": 8}
+
+
+def test_each_reporting_pattern_holds_its_floor_and_no_hard_negative_matches(matcher):
+    items = yaml.safe_load((DATA / "patterns_nk_russia.yaml").read_text(encoding="utf-8"))
+    caught: dict[str, int] = {}
+    false_alarms = []
+    for item in items:
+        result = matcher.match(item.get("title") or "", item["text"])[0]
+        if item["id"].startswith("n") and result.matched:
+            false_alarms.append((item["id"], item["kind"], result.rule))
+        if item["id"].startswith("p"):
+            caught[item["kind"]] = caught.get(item["kind"], 0) + result.matched
+    assert not false_alarms
+    assert {k: caught[k] for k in PATTERN_FLOORS if caught[k] < PATTERN_FLOORS[k]} == {}
+    assert {item["kind"] for item in items if item["id"].startswith("n")} >= {
+        "neg-iran-drones", "neg-sk-shells", "neg-russian-missiles", "neg-labourers", "neg-kursk-no-nk",
+        "neg-missile-test", "neg-vague"}
+
+
+def test_north_korean_weapons_used_by_russia_in_any_shape_become_facts(matcher):
+    cases = {
+        "Debris of a KN-23 was found in Kharkiv after the overnight Russian strike, police said.": "missiles",
+        "Russian gunners near Kupiansk are firing North Korean-made 170mm guns, a Ukrainian officer said.": "artillery",
+        "The use of North Korean Hwasong-11 missiles by Russia has grown since the summer.": "missiles",
+        "Workers from North Korea are assembling Geran drones at Russia's Alabuga plant.": "labour",
+    }
+    for text, item in cases.items():
+        result = matcher.match("", text)[0]
+        assert result.matched, text
+        assert any((f.supplier, f.recipient, f.item) == ("North Korea", "Russia", item) for f in result.facts), text
+    for negative in ("North Korea test-fired an upgraded KN-23 into the sea on Tuesday, Seoul said.",
+                     "Russian drones struck Kyiv overnight; separately, North Korea fired shells into the sea.",
+                     "North Korean construction workers are building flats in Vladivostok, a newspaper said."):
+        assert not matcher.match("", negative)[0].matched, negative

@@ -28,6 +28,7 @@ _CLAUSE_BREAK = re.compile(r";|:|\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|—|�
 _ORIGIN_GAP = re.compile(r"^(?:['’]s)?[\s-]*(?:[\w,.-]+\s+){0,4}$", re.I)   # "'s newly made", "-built"
 _ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which|who|has|have|had|is|"
                            r"are|was|were|said|says|after|before|as|against)\b", re.I)
+_MADE_IN = re.compile(r"\b(?:made|produced|manufactured|built|assembled)\s+(?:in|by)\s+(?:the\s+)?$", re.I)
 _ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
                            re.I)
 # "to" that introduces a source, a cause or a comparison, not a recipient
@@ -83,6 +84,7 @@ class Analysis:
     basis: str = "verb_before_item"       # a base score named in Scoring
     may_borrow_recipient: bool = True
     may_borrow_supplier: bool = False
+    user: Mention | None = None       # a party seen using weapons in the sentence ("fired by Russian forces")
 
 
 def _tokens(text: str) -> int:
@@ -100,7 +102,8 @@ class EventReader:
         folded = fold(sent)
         items = [ItemHit(*i) for i in self.lex.items.find(sent, folded)
                  if not any(m.start <= i[0] and i[1] <= m.end for m in mentions)
-                 and not self.lex.modifier_heads.match(sent, i[1])]
+                 and not self.lex.modifier_heads.match(sent, i[1])
+                 and (i[2] not in self.lex.gated_items or self.lex.gated_items[i[2]].search(sent))]
         anchors = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.verbs.find(sent, folded)]
         agents = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.agents.find(sent, folded)]
         anchors += [Anchor(s, e, "nominal", lemma, sent[s:e]) for s, e, lemma in self.lex.nominals.find(sent, folded)]
@@ -112,7 +115,13 @@ class EventReader:
             implied = self.lex.implicit_item.get(a.lemma) if a.kind != "nominal" else None
             if implied and not any(i.start >= a.end and _tokens(sent[a.end:i.start]) <= 4 for i in items):
                 items.append(ItemHit(a.start, a.end, implied))
-        return mentions, [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
+        analyses = [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
+        user = self._user(sent, anchors, mentions) if analyses else None
+        for analysis in analyses:             # the user must be in the item's clause
+            if user is not None:
+                lo, hi = sorted((user.start, analysis.item.start))
+                analysis.user = None if _CLAUSE_BREAK.search(sent[lo:hi]) else user
+        return mentions, analyses
 
     def _analyse_item(self, index: int, sent: str, item, anchors: list[Anchor],
                       mentions: list[Mention]) -> Analysis:
@@ -137,7 +146,7 @@ class EventReader:
                               basis="item_without_verb")
             result.supplier = origin
             result.recipient = self._marked_recipient(sent, item.end, mentions, "nominal", "", max_gap=4)
-            result.may_borrow_recipient = False
+            result.may_borrow_recipient = item.kind in self.lex.gated_items   # its purpose is the evidence
         if result.supplier is None and origin is not None and result.anchor is not None \
                 and result.anchor.kind != "receive":
             result.supplier = origin
@@ -278,6 +287,28 @@ class EventReader:
         after = next((m for m in mentions if m.start >= item.end), None)      # "troops from North Korea"
         if after is not None and after.kind != "location" and _ORIGIN_AFTER.fullmatch(sent[item.end:after.start]):
             return after
+        if after is not None and after.kind != "location" and _MADE_IN.search(sent[item.end:after.start]) \
+                and _tokens(sent[item.end:after.start]) <= 10 and not _CLAUSE_BREAK.search(sent[item.end:after.start]):
+            return after                   # "a missile that prosecutors say was manufactured in North Korea"
+        maker = self.lex.made_by.get(fold(sent[item.start:item.end]))
+        if maker is not None:              # a model only one state makes: "KN-23", "Koksan"
+            return Mention(item.start, item.end, maker, "model", sent[item.start:item.end])
+        return None
+
+    def _user(self, sent: str, anchors: list[Anchor], mentions: list[Mention]) -> Mention | None:
+        """Who the sentence shows using weapons: the subject of a use verb ("Russian gunners are
+        firing ..."), its agent ("fired by Russian forces", "the use of ... by Russia"), or a party
+        named with a military noun ("after Sunday's Russian attack", "its Russian crew")."""
+        for anchor in anchors:
+            if anchor.kind == "receive" and anchor.lemma in self.lex.use_verbs:
+                agent = self._subject(sent, anchor, mentions) or self._marked(sent, anchor.end, mentions, _BY_MARKER)
+                if agent is not None and agent.kind != "location":
+                    return agent
+        for m in mentions:
+            if m.kind != "location" and self.lex.user_heads.match(sent, m.end):
+                return m
+            if re.search(r"\b(?:use|used|fired|launched)\b[^;:]*\bby\s+(?:the\s+)?$", sent[:m.start], re.I):
+                return m
         return None
 
     def _subject(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> Mention | None:

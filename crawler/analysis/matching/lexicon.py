@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from wirewatch.config import CONFIG_DIR
-from wirewatch.crawler.analysis.matching.phrases import PhraseIndex
+from wirewatch.crawler.analysis.matching.phrases import PhraseIndex, fold
 from wirewatch.crawler.errors import ConfigError
 
 
@@ -66,6 +66,10 @@ class Lexicon:
     roles: VerbRoles
     personnel: frozenset[str]
     reporting: re.Pattern               # "KCNA said, praising ...": who reports is not who acts
+    made_by: dict[str, str]             # folded model name → the state that makes it ("kn-23" → north_korea)
+    use_verbs: frozenset[str]           # receive verbs that mean using weapons (fire, launch, use)
+    user_heads: re.Pattern              # "Russian forces / attack / crew": a party seen using weapons
+    gated_items: dict[str, re.Pattern]  # item class → the purpose its sentence must show
     passive: re.Pattern                 # a verb form that may be a passive participle ("sent", "-ed")           # item classes that are people: deployed, in combat, casualties
 
     @classmethod
@@ -103,6 +107,11 @@ class Lexicon:
                                ("obtains", "supplier_is_object", "with_recipient", "joins", "deploys")}),
             personnel=frozenset(data.get("personnel", [])),
             reporting=re.compile(rf"\b(?:{_alternation(data['reporting'])})\b", re.I),
+            made_by={fold(model): state for state, models in (data.get("made_by") or {}).items()
+                     for model in models},
+            use_verbs=frozenset(data["verb_roles"].get("uses", [])),
+            gated_items={kind: _bounded(words) for kind, words in (data.get("gated_items") or {}).items()},
+            user_heads=re.compile(rf"(?:['’]s)?[\s-]+(?:\w+\s+)?(?:{_alternation(data.get('user_heads', ['forces']))})\b", re.I),
             passive=re.compile(rf"(?:ed|en|{_alternation(data['irregular_participles'])})$", re.I))
 
 

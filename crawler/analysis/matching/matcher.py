@@ -90,6 +90,16 @@ class Matcher:
         sent = sentences[a.sentence]
         if supplier is not None and recipient is not None and supplier.entity == recipient.entity:
             recipient = None
+        if supplier is not None and supplier.entity not in self._parties and a.origin is not None \
+                and a.origin.entity in self._parties:
+            supplier = a.origin           # "Ukrainian forces captured North Korean soldiers": the item's origin
+        if recipient is not None and recipient.kind == "location" and recipient.entity not in self._parties \
+                and a.user is not None:
+            recipient = None              # "a KN-23 found in Kharkiv after a Russian strike": where it hit
+        if supplier is not None and recipient is None and a.user is not None and a.origin is not None \
+                and supplier.entity == a.origin.entity and a.user.entity != supplier.entity:
+            recipient = a.user            # "a KN-23 fired by Russian forces": who uses it received it
+            base, how = scoring.used_by_recipient, f"{how}; used by {self.gaz.label(a.user.entity)}"
         if supplier is not None and supplier.entity not in self._parties:
             return None, f"supplier {self.gaz.label(supplier.entity)} is not a watched party"
         if recipient is not None and recipient.entity not in self._parties:

@@ -19,6 +19,7 @@ class Scoring(BaseModel):
     transfer_noun: float = Field(0.9, ge=0, le=1)         # "the deployment of troops to Russia"
     combat: float = Field(0.85, ge=0, le=1)               # "North Korean soldiers fighting in Kursk"
     item_without_verb: float = Field(0.75, ge=0, le=1)    # "North Korean shells in Russia"
+    used_by_recipient: float = Field(0.8, ge=0, le=1)     # "a North Korean KN-23 fired by Russian forces"
     # a missing party borrowed from context: the score is multiplied by where it came from
     same_sentence: float = Field(0.85, ge=0, le=1)
     previous_sentence: float = Field(0.75, ge=0, le=1)
