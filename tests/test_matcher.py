@@ -216,3 +216,29 @@ def test_north_korean_weapons_used_by_russia_in_any_shape_become_facts(matcher):
                      "Russian drones struck Kyiv overnight; separately, North Korea fired shells into the sea.",
                      "North Korean construction workers are building flats in Vladivostok, a newspaper said."):
         assert not matcher.match("", negative)[0].matched, negative
+
+
+def test_the_second_watch_is_data_only_and_holds_its_own_floors():
+    iran = load_watch("iran-russia-aid")
+    items = yaml.safe_load((DATA / "watch_iran_russia.yaml").read_text(encoding="utf-8"))
+    positives = [i for i in items if i["label"]]
+    assert len(items) >= 80 and len(items) - len(positives) >= len(items) / 2 - 5
+    matcher = Matcher([iran])
+    verdicts = {i["id"]: matcher.match(i.get("title") or "", i["text"])[0] for i in items}
+    tp = sum(verdicts[i["id"]].matched for i in positives)
+    fp = sum(verdicts[i["id"]].matched for i in items if not i["label"])
+    assert fp == 0                                          # precision 1.00 on its hard negatives
+    assert tp / len(positives) >= 0.72, f"recall {tp / len(positives):.2f}"
+    directions = [(f.supplier, f.recipient) for i in positives for f in verdicts[i["id"]].facts]
+    assert ("Iran", "Russia") in directions and ("Russia", "Iran") in directions
+
+
+def test_two_watches_in_one_matcher_keep_their_own_verdicts(matcher):
+    both = Matcher([load_watch("nk-russia-aid"), load_watch("iran-russia-aid")])
+    for path in sorted(DATA.glob("corpus_*.yaml")):
+        for doc in yaml.safe_load(path.read_text(encoding="utf-8")):
+            alone = matcher.match(doc.get("title") or "", doc["text"])[0]
+            together = both.match(doc.get("title") or "", doc["text"])
+            assert together[0].matched == alone.matched, doc["id"]
+            if together[1].matched:                         # Iranian aid is never North Korean aid
+                assert not any(f.supplier == "North Korea" for f in together[1].facts), doc["id"]

@@ -20,8 +20,13 @@ from wirewatch.crawler.records import Evidence, MatchResult, Span
 
 _NEGATION = re.compile(r"\b(?:not|never|no evidence|den(?:y|ied|ies|ying)|rejected|dismissed|refuted|"
                        r"no sign|unfounded|false claims?|doubts?|doubted|unlikely|if ever)\b", re.I)
-_HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event)\b", re.I)
+_HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event|"
+                           r"(?:warn|warns|warned|warning|caution|cautions|cautioned)\s+(?:\w+\s+)?against)\b", re.I)
 _HEADLINE_TO = re.compile(r"^\s+to\s", re.I)      # "Russia to share technology with ..."
+_NO_ITEM = re.compile(r"\bno\s+(?:\w+\s+){0,2}$", re.I)                  # "no weapons had been sent"
+_ANY_BEFORE = re.compile(r"\bany\s+(?:\w+\s+)?$", re.I)                  # "any transfer ... would"
+_NEGATED_AFTER = re.compile(r"^[^;:]{0,40}?\b(?:was|were|is|are|has|have|had|would|will|did|does|do)"
+                            r"\s+(?:not|never)\b", re.I)                     # "... was not on the agenda"
 # where a missing party may be borrowed from: (sentence offset or None for the headline, Scoring field)
 _BORROW_FROM = ((0, "same_sentence", "the same sentence"), (-1, "previous_sentence", "the previous sentence"),
                 (1, "next_sentence", "the next sentence"), (None, "headline", "the headline"))
@@ -118,10 +123,12 @@ class Matcher:
         if pair not in watch.directions:
             return None, f"{self.gaz.label(pair[0])} → {self.gaz.label(pair[1])} is not a watched direction"
         start = a.anchor.start if a.anchor else a.item.start
-        if _NEGATION.search(sent[max(0, start - 60):start]):
+        end = max(a.item.end, supplier.end, recipient.end, a.anchor.end if a.anchor else 0)
+        if _NEGATION.search(sent[max(0, start - 60):start]) or _NO_ITEM.search(sent[:a.item.start]) \
+                or _NEGATED_AFTER.search(sent[end:]):
             base *= scoring.negated
             how += "; negated"
-        elif _HYPOTHETICAL.search(sent[max(0, start - 80):start]):
+        elif _HYPOTHETICAL.search(sent[max(0, start - 80):start]) or _ANY_BEFORE.search(sent[:start]):
             base *= scoring.hypothetical
             how += "; hypothetical"
         quantity, approx = quantity_before(sent[:a.item.start])
