@@ -28,6 +28,9 @@ _CLAUSE_BREAK = re.compile(r";|:|\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|—|�
 _ORIGIN_GAP = re.compile(r"^(?:['’]s)?[\s-]*(?:[\w,.-]+\s+){0,4}$", re.I)   # "'s newly made", "-built"
 _ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which|who|has|have|had|is|"
                            r"are|was|were|said|says|after|before|as|against)\b", re.I)
+# a pronoun or a definite description as the subject, a few words before the verb
+_PRONOUN_SUBJECT = re.compile(r"(?:^|[,;]\s+)(?:yet\s+|but\s+|and\s+)?(?:they|it|he|she|(?:the|this)\s+(?:country|regime|state|"
+                              r"north|isolated\s+state))\b(?:\s+[\w'’-]+){0,3}\s*$", re.I)
 _MADE_IN = re.compile(r"\b(?:made|produced|manufactured|built|assembled)\s+(?:in|by)\s+(?:the\s+)?$", re.I)
 _ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
                            re.I)
@@ -85,6 +88,7 @@ class Analysis:
     may_borrow_recipient: bool = True
     may_borrow_supplier: bool = False
     user: Mention | None = None       # a party seen using weapons in the sentence ("fired by Russian forces")
+    pronoun_subject: bool = False     # "They / The country has delivered ...": the subject is in an earlier sentence
 
 
 def _tokens(text: str) -> int:
@@ -104,6 +108,7 @@ class EventReader:
                  if not any(m.start <= i[0] and i[1] <= m.end for m in mentions)
                  and not self.lex.modifier_heads.match(sent, i[1])
                  and (i[2] not in self.lex.gated_items or self.lex.gated_items[i[2]].search(sent))]
+        items = [ItemHit(i.start, i.end, self.lex.item_class_of.get(i.kind, i.kind)) for i in items]
         anchors = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.verbs.find(sent, folded)]
         agents = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.agents.find(sent, folded)]
         anchors += [Anchor(s, e, "nominal", lemma, sent[s:e]) for s, e, lemma in self.lex.nominals.find(sent, folded)]
@@ -146,7 +151,7 @@ class EventReader:
                               basis="item_without_verb")
             result.supplier = origin
             result.recipient = self._marked_recipient(sent, item.end, mentions, "nominal", "", max_gap=4)
-            result.may_borrow_recipient = item.kind in self.lex.gated_items   # its purpose is the evidence
+            result.may_borrow_recipient = sent[item.start:item.end].lower() in self._gated_words(item)
         if result.supplier is None and origin is not None and result.anchor is not None \
                 and result.anchor.kind != "receive":
             result.supplier = origin
@@ -195,6 +200,8 @@ class EventReader:
             return result
         subject = self._possessor(sent, anchor, mentions) if anchor.kind == "nominal" \
             else self._subject(sent, anchor, mentions)
+        result.pronoun_subject = subject is None and anchor.kind == "give" and origin is None \
+            and bool(_PRONOUN_SUBJECT.search(sent[:anchor.start]))
         result.rule = "transfer noun" if anchor.kind == "nominal" else "supplier transfers item to recipient"
         result.supplier = origin or subject
         if anchor.kind == "nominal" and result.supplier is None:
@@ -294,6 +301,12 @@ class EventReader:
         if maker is not None:              # a model only one state makes: "KN-23", "Koksan"
             return Mention(item.start, item.end, maker, "model", sent[item.start:item.end])
         return None
+
+    def _gated_words(self, item: ItemHit) -> set[str]:
+        """The phrases of the gated classes that became `item.kind`: their purpose is the evidence,
+        so such an item may take its recipient from its sentence."""
+        classes = {k for k, v in self.lex.item_class_of.items() if v == item.kind} | {item.kind}
+        return {p for k in classes if k in self.lex.gated_items for p in self.lex.gated_phrases.get(k, ())}
 
     def _user(self, sent: str, anchors: list[Anchor], mentions: list[Mention]) -> Mention | None:
         """Who the sentence shows using weapons: the subject of a use verb ("Russian gunners are

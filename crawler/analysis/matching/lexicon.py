@@ -70,6 +70,8 @@ class Lexicon:
     use_verbs: frozenset[str]           # receive verbs that mean using weapons (fire, launch, use)
     user_heads: re.Pattern              # "Russian forces / attack / crew": a party seen using weapons
     gated_items: dict[str, re.Pattern]  # item class → the purpose its sentence must show
+    item_class_of: dict[str, str]       # a gated class counted as another ("technical_help" → technology)
+    gated_phrases: dict[str, frozenset[str]]   # gated class → its item phrases (lowercase)
     passive: re.Pattern                 # a verb form that may be a passive participle ("sent", "-ed")           # item classes that are people: deployed, in combat, casualties
 
     @classmethod
@@ -111,6 +113,9 @@ class Lexicon:
                      for model in models},
             use_verbs=frozenset(data["verb_roles"].get("uses", [])),
             gated_items={kind: _bounded(words) for kind, words in (data.get("gated_items") or {}).items()},
+            item_class_of=dict(data.get("item_class_of") or {}),
+            gated_phrases={kind: frozenset(p.lower() for p in data["items"].get(kind, []))
+                           for kind in (data.get("gated_items") or {})},
             user_heads=re.compile(rf"(?:['’]s)?[\s-]+(?:\w+\s+)?(?:{_alternation(data.get('user_heads', ['forces']))})\b", re.I),
             passive=re.compile(rf"(?:ed|en|{_alternation(data['irregular_participles'])})$", re.I))
 

@@ -101,10 +101,21 @@ class Matcher:
         if recipient is not None and recipient.kind == "location" and recipient.entity not in self._parties \
                 and a.user is not None:
             recipient = None              # "a KN-23 found in Kharkiv after a Russian strike": where it hit
+        if (recipient is None or recipient.entity not in self._parties) and a.origin is not None \
+                and a.origin.entity in self._parties and a.item.kind in self.lex.personnel \
+                and (supplier is None or supplier.entity not in self._parties or supplier.entity == a.origin.entity) \
+                and self.lex.status["in combat"].search(sent):
+            supplier = a.origin           # "... took North Korean soldiers prisoner": the captor receives nothing
+            recipient, factor, where = self._borrow(watch, supplier.entity, a, sentences, analysed, True)
+            base, how = base * factor, f"{how}; in combat, recipient from {where}" if recipient else how
         if supplier is not None and recipient is None and a.user is not None and a.origin is not None \
                 and supplier.entity == a.origin.entity and a.user.entity != supplier.entity:
             recipient = a.user            # "a KN-23 fired by Russian forces": who uses it received it
             base, how = scoring.used_by_recipient, f"{how}; used by {self.gaz.label(a.user.entity)}"
+        if supplier is None and a.pronoun_subject:
+            supplier = self._antecedent(watch, a, recipient, analysed)
+            if supplier is not None:      # "... Kim met Putin. They discussed supplying Moscow with shells"
+                base, how = base * scoring.pronoun_subject, f"{how}; subject carried from the previous sentence"
         if supplier is not None and supplier.entity not in self._parties:
             return None, f"supplier {self.gaz.label(supplier.entity)} is not a watched party"
         if recipient is not None and recipient.entity not in self._parties:
@@ -134,6 +145,14 @@ class Matcher:
         quantity, approx = quantity_before(sent[:a.item.start])
         return Event(a.sentence, sent, supplier, recipient, a.item, a.anchor, round(base, 3), how,
                      quantity, approx, self._status(sent, a)), ""
+
+    def _antecedent(self, watch: Watch, a: Analysis, recipient: Mention | None, analysed) -> Mention | None:
+        """Who 'they' or 'the country' is: the first watched party the previous sentence names
+        (not a place, and not the recipient)."""
+        if a.sentence == 0:
+            return None
+        suppliers = {s for s, r in watch.directions if recipient is None or r == recipient.entity}
+        return next((m for m in analysed[a.sentence - 1][0] if m.entity in suppliers and m.kind != "location"), None)
 
     def _borrow(self, watch: Watch, known: str, a: Analysis, sentences, analysed, want_recipient: bool):
         """The counterpart of `known` from the same sentence, then the adjacent ones, then the title."""

@@ -26,6 +26,7 @@ class Scoring(BaseModel):
     next_sentence: float = Field(0.7, ge=0, le=1)
     headline: float = Field(0.7, ge=0, le=1)
     supplier_for_receiver: float = Field(0.7, ge=0, le=1)  # a receive verb's borrowed supplier
+    pronoun_subject: float = Field(0.9, ge=0, le=1)       # "They ... supplied": the previous sentence's party
     # hedges before the verb
     negated: float = Field(0.5, ge=0, le=1)               # "denied sending troops"
     hypothetical: float = Field(0.5, ge=0, le=1)          # "if Pyongyang were to send troops"
