@@ -58,7 +58,9 @@ def main() -> None:
           f"{len(docs)} texts, {megabytes:.2f} MB")
     default = load_watch("nk-russia-aid")
     ungated = Watch(default.spec.model_copy(update={"query": None, "name": "nk-russia-aid-ungated"}))
+    both = [default, load_watch("iran-russia-aid")]
     for label, watches in [("default watch", [default]),
+                           ("both shipped watches (nk-russia-aid + iran-russia-aid)", both),
                            ("default, no keyword gate (event analysis on every text)", [ungated]),
                            ("100 watches", generated_watches(100)),
                            ("1,000 watches", generated_watches(1000))]:
