@@ -29,10 +29,17 @@ def _parts(value: str) -> list[str]:
     return [p for p in parts if len(p) >= 6]
 
 
+def _maskable(value: str) -> bool:
+    """Long enough, or token-like, to be masked wherever it appears: a plain short word ("alerts"
+    as a username) would garble every line that uses the word; its own field masks it instead."""
+    return len(value) >= 12 or (len(value) >= 6 and not value.isalpha())
+
+
 def register(value: str) -> None:
-    if value and len(value) >= 4:
+    if value and _maskable(value):
         _SECRETS.add(value)
-        _SECRETS.update(_parts(value))
+    if value:
+        _SECRETS.update(part for part in _parts(value) if _maskable(part))
 
 
 def mask(value: str) -> str:

@@ -48,7 +48,7 @@ class EmailChannel(Channel):
         self.ca_file = str(Path(env.base_dir) / spec.ca_file) if spec.ca_file else None
 
     def describe(self) -> str:
-        login = f", login {self.spec.username} / ***" if self.spec.username else ""
+        login = ", login *** / ***" if self.spec.username else ""
         digest = f", digest every {self.digest:g}s" if self.digest else ""
         return (f"{self.name}: email via {self.spec.host}:{self.port} ({self.spec.security}{login}) "
                 f"from {self.spec.sender} to {', '.join(self.spec.to)}{digest}")

@@ -14,7 +14,7 @@ def classify(args, load_config: Callable | None) -> int:
     line and the rest go on."""
     refs = args.watch
     if not refs and load_config is not None:
-        refs = [w.include for w in load_config(args).watches]
+        refs = load_config(args)
     matcher = Matcher([load_watch(ref) for ref in refs or ["nk-russia-aid"]])
     out = sys.stdout
     stdin = getattr(sys.stdin, "buffer", None) or (line.encode("utf-8", "surrogateescape") for line in sys.stdin)

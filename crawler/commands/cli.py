@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:                  # `wirewatch ... | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _redacted(exc: Exception) -> str:
@@ -103,7 +106,8 @@ def _dispatch(args) -> int:
     command = args.command
     if command == "classify":
         from wirewatch.crawler.commands.classify import classify
-        return classify(args, load if _wants_config(args) else None)
+        from wirewatch.crawler.conf.load import watch_refs
+        return classify(args, (lambda a: watch_refs(_config_path(a))) if _wants_config(args) else None)
     if command == "demo":
         from wirewatch.crawler.demo.run import run_demo
         return run_demo(args.db, args.log_level)

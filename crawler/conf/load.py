@@ -100,9 +100,10 @@ def _where(path: tuple, lines: dict[tuple, int]) -> str:
     return key
 
 
-def _describe(error: ValidationError, lines: dict[tuple, int]) -> str:
+def _describe(error, lines: dict[tuple, int]) -> str:
     from wirewatch.alerts.channel import registered
-    first = error.errors()[0]
+    errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")   # a typo'd key first
+    first = errors[0]
     path = tuple(p for p in first["loc"] if p not in registered())
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
@@ -134,12 +135,14 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     data.setdefault("base_dir", base_dir)
+    places: list[tuple] = []
     if isinstance(data.get("sources"), list):
-        data["sources"] = _expand_includes(data["sources"], lines, origin, base_dir)
+        data["sources"], places = _expand_includes(data["sources"], lines, origin, base_dir)
+        _unique_source_names(data["sources"], places, lines, origin)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_describe(exc, lines)}") from None
+        raise ConfigError(f"{origin}: {_describe(_in_place(exc, places), lines)}") from None
     _register_secrets(config, substituted)
     from wirewatch.crawler.analysis.matching.watches import load_watch
     for ref in config.watches:          # a missing or broken watch is a config error, before any crawl
@@ -150,14 +153,17 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
     return config
 
 
-def _expand_includes(sources: list, lines: dict[tuple, int], origin: str, base_dir: str) -> list:
+def _expand_includes(sources: list, lines: dict[tuple, int], origin: str, base_dir: str):
     """`- include: NAME` is replaced by the sources of a shipped list (config/sources/NAME.yaml)
-    or of a YAML file by path; a duplicate name across lists and inline sources is an error."""
+    or of a YAML file by path. Returns the sources and, for each, where it was written: its index
+    in this file, or (index of the include, the list's file name, its position in that list)."""
     from wirewatch.config import CONFIG_DIR
-    expanded = []
+    expanded: list = []
+    places: list[tuple] = []
     for index, entry in enumerate(sources):
         if not (isinstance(entry, dict) and set(entry) == {"include"}):
             expanded.append(entry)
+            places.append((index,))
             continue
         ref = str(entry["include"])
         path = Path(ref) if Path(ref).suffix else CONFIG_DIR / "sources" / f"{ref}.yaml"
@@ -175,7 +181,55 @@ def _expand_includes(sources: list, lines: dict[tuple, int], origin: str, base_d
         if not isinstance(included, list) or any(not isinstance(s, dict) or "include" in s for s in included):
             raise ConfigError(f"{origin}: {where}: source list {path} must be a list of sources")
         expanded.extend(included)
-    return expanded
+        places.extend((index, path.name, j) for j in range(len(included)))
+    return expanded, places
+
+
+class _Relocated(Exception):
+    """A validation error whose location was mapped back to where the user wrote the source."""
+
+    def __init__(self, error: ValidationError, places: list[tuple]):
+        self.error, self.places = error, places
+
+    def errors(self):
+        out = []
+        for e in self.error.errors():
+            loc = tuple(e["loc"])
+            if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int) and loc[1] < len(self.places):
+                place = self.places[loc[1]]
+                loc = ("sources", place[0]) + loc[2:] if len(place) == 1 else \
+                    ("sources", place[0], f"{place[1]} entry {place[2] + 1}") + loc[2:]
+            out.append({**e, "loc": loc})
+        return out
+
+    def error_count(self) -> int:
+        return self.error.error_count()
+
+
+def _in_place(error: ValidationError, places: list[tuple]):
+    return _Relocated(error, places) if places else error
+
+
+def _unique_source_names(sources: list, places: list[tuple], lines: dict[tuple, int], origin: str) -> None:
+    seen: dict[str, tuple] = {}
+    for source, place in zip(sources, places):
+        name = source.get("name") if isinstance(source, dict) else None
+        if name is None:
+            continue
+        if name in seen:
+            where = _where(("sources", place[0], "name") if len(place) == 1 else ("sources", place[0]), lines)
+            raise ConfigError(f"{origin}: {where}: duplicate source name {name!r}")
+        seen[name] = place
+
+
+def watch_refs(path: str | os.PathLike) -> list[str]:
+    """Only the `watches` of a config file, without the rest (classify needs no secrets)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the watches of {path}: {exc}") from None
+    watches = data.get("watches", [{"include": "nk-russia-aid"}]) if isinstance(data, dict) else []
+    return [str(w["include"]) for w in watches or [] if isinstance(w, dict) and "include" in w]
 
 
 def load_config(path: str | os.PathLike) -> Config:

@@ -46,21 +46,29 @@ def _sqlite_pragmas(engine: Engine) -> None:
 def open_database(url: str, base_dir: str = ".") -> sessionmaker[Session]:
     url = resolve_url(url, base_dir)
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            os.makedirs(os.path.dirname(parsed.database) or ".", exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        _sqlite_pragmas(engine)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    try:
+        engine = _engine(url, parsed)
+    except ImportError as exc:
+        raise StorageError(f"storage {_shown(url)} needs its database driver ({exc}); for PostgreSQL: "
+                           "pip install 'wirewatch[postgres]'") from None
+    except ArgumentError as exc:
+        raise StorageError(f"storage {_shown(url)} is not a usable database URL: {exc}") from None
     try:
         Base.metadata.create_all(engine)
         _add_missing_columns(engine)
     except OperationalError as exc:
         raise StorageError(f"cannot open the database {_shown(url)}: {_first_line(exc)}") from None
-    except ArgumentError as exc:
-        raise StorageError(f"storage {_shown(url)} is not a usable database URL: {exc}") from None
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _engine(url: str, parsed) -> Engine:
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            os.makedirs(os.path.dirname(parsed.database) or ".", exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
 
 
 def _add_missing_columns(engine: Engine) -> None:
