@@ -52,6 +52,8 @@ def post(session: requests.Session, url: str, body: bytes, headers: dict[str, st
         return Outcome.retry(f"no answer within {timeout:g}s")
     except requests.ConnectionError as exc:
         return Outcome.retry(f"connection failed: {type(exc).__name__}")
+    except requests.RequestException as exc:      # broken chunked or compressed answers, ...
+        return Outcome.retry(f"request failed: {type(exc).__name__}")
     text = response.text[:2000].strip()
     status = response.status_code
     if 200 <= status < 300:

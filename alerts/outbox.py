@@ -127,11 +127,21 @@ class Dispatcher:
                     self._record(row, outcome)
                 return
             for row in rows:
-                self._record(row, channel.send(row.payload))
+                self._record(row, self._send(channel, row))
         except Exception:                       # a channel bug must not kill the dispatcher
             log.exception("channel %s: unexpected error while sending", name)
         finally:
             lock.release()
+
+    @staticmethod
+    def _send(channel, row: Outbox) -> Outcome:
+        """One send; a channel that raises makes this row a retry (and, in time, dead), so one
+        bad row can neither stop the dispatcher nor hold its channel's queue."""
+        try:
+            return channel.send(row.payload)
+        except Exception as exc:                # noqa: BLE001 - recorded on the row, not lost
+            log.exception("channel %s: unexpected error sending alert %s", row.channel, row.alert_id)
+            return Outcome.retry(f"unexpected error: {type(exc).__name__}: {exc}"[:300])
 
     def _claim(self, name: str, channel) -> list[Outbox]:
         """Take a small batch of due rows under a lease owned by this dispatcher. The lease lasts

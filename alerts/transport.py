@@ -27,6 +27,7 @@ class GuardedAdapter(HTTPAdapter):
     def send(self, request: PreparedRequest, **kwargs):
         """Raises SourceError (before any connection) when the target is refused."""
         check_scheme(request.url or "")
+        original = request.url
         parts = urlsplit(request.url)
         host, port = parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
         address = resolve(host, port, self.policy, self.nameservers)[0]
@@ -34,7 +35,10 @@ class GuardedAdapter(HTTPAdapter):
         netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         request.url = urlunsplit(parts._replace(netloc=netloc))
         request.wirewatch_server_name = host          # type: ignore[attr-defined]
-        return super().send(request, **kwargs)
+        kwargs["proxies"] = {}                        # a proxy would resolve the target itself
+        response = super().send(request, **kwargs)
+        response.url = original                      # redirects resolve against the name, not the IP
+        return response
 
     def build_connection_pool_key_attributes(self, request: PreparedRequest, verify, cert=None):
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)

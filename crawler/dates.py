@@ -24,7 +24,10 @@ def parse_date(text: str | None) -> dt.datetime | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)          # no zone given: read as UTC
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:                        # year 1 or 9999 with an offset
+        return None
 
 
 def _iso(value: str) -> dt.datetime | None:

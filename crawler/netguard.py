@@ -91,7 +91,7 @@ def _lookup_with(host: str, nameservers: tuple[str, ...]) -> list[str]:
     import dns.resolver
 
     resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [dns.nameserver.Do53Nameserver(*_server(ns)) for ns in nameservers]
+    resolver.nameservers = [dns.nameserver.Do53Nameserver(*nameserver_address(ns)) for ns in nameservers]
     resolver.lifetime = 10.0
     found: list[str] = []
     for kind in ("A", "AAAA"):
@@ -106,9 +106,17 @@ def _lookup_with(host: str, nameservers: tuple[str, ...]) -> list[str]:
     return found
 
 
-def _server(spec: str) -> tuple[str, int]:
-    host, _, port = spec.rpartition(":") if spec.count(":") == 1 or spec.startswith("[") else (spec, "", "")
-    return (host.strip("[]") or spec), int(port or 53)
+def nameserver_address(spec: str) -> tuple[str, int]:
+    """`192.0.2.53`, `192.0.2.53:5353`, `2001:db8::53`, `[2001:db8::53]` or `[2001:db8::53]:53`."""
+    spec = spec.strip()
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif spec.count(":") == 1:
+        host, _, port = spec.partition(":")
+    else:
+        host, port = spec, ""
+    return host, int(port) if port.isdigit() else (53 if not port else -1)
 
 
 def resolve(host: str, port: int, policy: AddressPolicy, nameservers: tuple[str, ...] = ()) -> list[str]:

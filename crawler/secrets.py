@@ -35,8 +35,10 @@ def _maskable(value: str) -> bool:
     return len(value) >= 12 or (len(value) >= 6 and not value.isalpha())
 
 
-def register(value: str) -> None:
-    if value and _maskable(value):
+def register(value: str, declared: bool = False) -> None:
+    """Mask `value` from now on. A field declared Secret (a password, a key) is masked whatever
+    it looks like; a value that merely came from the environment only when it looks like one."""
+    if value and (_maskable(value) or (declared and len(value) >= 4)):
         _SECRETS.add(value)
     if value:
         _SECRETS.update(part for part in _parts(value) if _maskable(part))

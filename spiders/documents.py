@@ -7,6 +7,7 @@ says about it), the further sitemaps it points to, and the problem that makes it
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ def read(body: bytes, url: str, headers: dict[str, str] | None = None, max_bytes
 
 
 def read_feed(body: bytes, url: str, headers: dict[str, str] | None = None) -> Document:
-    parsed = feedparser.parse(body, response_headers=headers or {})
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers or {})   # bytes, never a path
     atom = str(parsed.get("version", "")).startswith("atom")
     if not parsed.entries:
         if parsed.get("bozo") or not parsed.get("version"):

@@ -58,12 +58,12 @@ class SitemapSpider(SourceSpider):
             return
         self._visited.add(key)
         request = self.document_request(url, self.parse, depth=depth)
-        yield request.replace(errback=self.on_guess_error, meta={**request.meta, "guess": True}) if guess \
+        yield request.replace(errback=self.on_guess_error, meta={**request.meta, "guess": url}) if guess \
             else request
 
     def on_guess_error(self, failure: Failure) -> None:
         """A well-known location that is not there is expected; all of them missing is not."""
-        self._guesses[failure.request.url] = describe_failure(failure)
+        self._guesses[failure.request.meta.get("guess", failure.request.url)] = describe_failure(failure)
         if all(self._guesses.values()):
             self.stats.fail_source(f"no sitemap: robots.txt names none and none of "
                                    f"{', '.join(WELL_KNOWN_SITEMAPS)} answered "
@@ -75,7 +75,7 @@ class SitemapSpider(SourceSpider):
         self._visited.add(canonical_url(response.url))      # also where a redirect ended
         document = read(response.body, response.url, max_bytes=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
         if response.meta.get("guess") and document.problem:
-            self._guesses[response.request.url] = f"{response.url}: {document.problem}"
+            self._guesses[response.meta["guess"]] = f"{response.url}: {document.problem}"
             if all(self._guesses.values()):
                 self.stats.fail_source(f"no sitemap among the well-known locations ({document.problem})")
             return

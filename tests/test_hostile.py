@@ -293,3 +293,23 @@ def test_every_redirect_hop_is_checked_against_private_addresses():
         assert url in str(refused.value)                       # each refusal names its own URL
     assert AddressGuardMiddleware(AddressPolicy(allow_private=True)).process_request(
         Request("http://10.1.2.3/")) is None
+
+
+def test_a_feed_body_that_looks_like_a_path_is_never_opened_as_a_file(tmp_path):
+    from wirewatch.spiders.documents import read_feed
+    local = tmp_path / "local.xml"
+    local.write_bytes(rss("https://x.example", ["/leaked.html"]))
+    document = read_feed(str(local).encode(), "https://news.example/feed")
+    assert document.entries == [] and document.problem
+
+
+def test_negation_does_not_reach_across_an_attribution_clause():
+    from wirewatch.crawler.analysis.matching import Matcher, load_watch
+    matcher = Matcher([load_watch("nk-russia-aid")])
+    for text in ("North Korea has shipped more than 1 million artillery shells to Russia, a South Korean "
+                 "official who was not authorized to speak publicly said.",
+                 "Pyongyang has sent 11,000 troops to Russia, according to officials who did not want to be named.",
+                 "North Korea has supplied missiles to Russia, though Pyongyang and Moscow have never acknowledged it."):
+        assert matcher.match("", text)[0].matched, text
+    assert not matcher.match("", "The sale of S-400 systems to North Korea by Russia was not on the agenda, "
+                                 "officials said.")[0].matched

@@ -28,7 +28,7 @@ NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     ("Tue, 24 Nov 2026 01:10:00 EST", dt.datetime(2026, 11, 24, 6, 10, tzinfo=UTC)),
     ("2026-11-24", dt.datetime(2026, 11, 24, tzinfo=UTC)),
     ("2026-11-24T06:10:00", dt.datetime(2026, 11, 24, 6, 10, tzinfo=UTC)),        # no zone: UTC
-    ("yesterday", None), ("", None), (None, None),
+    ("yesterday", None), ("", None), (None, None), ("0001-01-01T00:00:00+01:00", None),
 ])
 def test_dates_in_every_form_sites_use_become_utc(text, expected):
     assert parse_date(text) == expected
@@ -197,3 +197,21 @@ def _nothing_stored(tmp_path) -> bool:
     from wirewatch.crawler.store.database import open_database
     with open_database(f"sqlite:///{tmp_path / 'wirewatch.db'}")() as session:
         return session.scalar(select(Article.id)) is None and session.scalar(select(Outbox.id)) is None
+
+
+@pytest.mark.slow
+def test_a_source_stays_a_baseline_until_its_backlog_is_fetched_and_robots_redirects_are_followed(tmp_path):
+    with LocalSite() as site:
+        articles = load_articles()
+        _ledger(site, articles)
+        site.pages["/robots.txt"] = Page(b"", status=301, headers={"Location": "/real-robots.txt"}, etag=False)
+        site.pages["/real-robots.txt"] = Page(f"User-agent: *\nSitemap: {site.base}/feed.xml\n".encode(), "text/plain")
+        config = write_config(tmp_path, [{"name": "root", "type": "sitemap", "url": site.url("/"),
+                                          "max_articles": 4}], channels=[{"type": "console"}])
+        first, sessions = crawl_config(config)
+        assert first.ok and first.sources[0].counts.left == 2          # found through the redirected robots.txt
+        second, _ = crawl_config(config)
+        assert second.sources[0].counts.new == 2
+        with sessions() as session:
+            assert {m.held_back for m in session.scalars(select(MatchRow))} == {"baseline"}
+            assert session.scalar(select(Outbox.id)) is None           # the backlog never alerted

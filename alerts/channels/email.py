@@ -26,7 +26,7 @@ class EmailSpec(ChannelSpec):
     host: str
     port: int | None = None
     security: Literal["starttls", "tls", "none"] = "starttls"
-    username: Secret | None = None
+    username: str | None = None              # shown as *** by describe(); not masked in every text
     password: Secret | None = None
     sender: str
     to: list[str] = Field(min_length=1)

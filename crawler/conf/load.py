@@ -43,6 +43,8 @@ def _line_map(text: str) -> dict[tuple, int]:
             seen: dict[str, int] = {}
             for key, value in node.value:
                 key_line = key.start_mark.line + 1
+                if not isinstance(key, yaml.ScalarNode):
+                    raise ConfigError(f"line {key_line}: a key must be a plain name")
                 if key.value in seen:
                     where = ".".join(str(p) for p in path + (key.value,))
                     raise ConfigError(f"{where} (line {key_line}): duplicate key, first given on line {seen[key.value]}")
@@ -86,8 +88,9 @@ def _value_at(model: Any, path: tuple) -> Any:
 def _register_secrets(config: Config, substituted: list[tuple]) -> None:
     """Fields declared Secret, and every text that came from the environment (a number or a
     flag from the environment is not text once validated, and is not masked)."""
-    values = secret_values(config) + [_value_at(config, path) for path in substituted]
-    for value in values:
+    for value in secret_values(config):
+        secrets.register(value, declared=True)
+    for value in (_value_at(config, path) for path in substituted):
         if isinstance(value, str):
             secrets.register(value)
 
@@ -214,8 +217,8 @@ def _unique_source_names(sources: list, places: list[tuple], lines: dict[tuple, 
     seen: dict[str, tuple] = {}
     for source, place in zip(sources, places):
         name = source.get("name") if isinstance(source, dict) else None
-        if name is None:
-            continue
+        if not isinstance(name, str):
+            continue                      # the model names what is wrong with it
         if name in seen:
             where = _where(("sources", place[0], "name") if len(place) == 1 else ("sources", place[0]), lines)
             raise ConfigError(f"{origin}: {where}: duplicate source name {name!r}")

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wirewatch.crawler.conf.base import NAME_PATTERN, Strict, durations, http_url
 from wirewatch.crawler.conf.durations import format_duration, parse_size
-from wirewatch.crawler.netguard import AddressPolicy
+from wirewatch.crawler.netguard import AddressPolicy, nameserver_address
 
 DEFAULT_INTERVAL = 900.0             # a source without `every` or `cron` is crawled every 15 minutes
 
@@ -40,6 +40,20 @@ class Network(Strict):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"not an IP network: {entry!r} (use e.g. 10.20.0.0/16)") from None
+        return value
+
+    @field_validator("nameservers")
+    @classmethod
+    def _servers(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            host, port = nameserver_address(entry)
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise ValueError(f"not a DNS server address: {entry!r} (use an IP, e.g. 192.0.2.53 "
+                                 "or [2001:db8::53]:53)") from None
+            if not 0 < port < 65536:
+                raise ValueError(f"not a port: {entry!r}")
         return value
 
     @property

@@ -13,7 +13,7 @@ from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import AlertPolicy, SourceCounts
 from wirewatch.crawler.secrets import redact
 from wirewatch.crawler.store.database import is_known, known_urls
-from wirewatch.crawler.store.schema import FetchState, RunSource, SourceState, UrlFailure, utcnow
+from wirewatch.crawler.store.schema import FetchState, RunSource, UrlFailure, utcnow
 
 log = logging.getLogger("wirewatch.crawl")
 FAILED_ATTEMPTS = 3         # crawls an article URL may fail (5xx, timeout) before it is given up
@@ -55,8 +55,9 @@ class CrawlContext:
 
     def _baseline_sources(self) -> frozenset[str]:
         """Sources never crawled successfully whose backlog is only stored, not alerted."""
-        with self.sessions() as session:
-            done = set(session.scalars(select(SourceState.source).where(SourceState.last_success.is_not(None))))
+        with self.sessions() as session:     # crawled once in full: ok, and nothing left for later
+            done = set(session.scalars(select(RunSource.source).where(
+                RunSource.status == "ok", (RunSource.left.is_(None)) | (RunSource.left == 0))))
         return frozenset(s.name for s in self.config.sources if s.backlog == "store" and s.name not in done)
 
     def pool(self):
@@ -124,7 +125,7 @@ class CrawlContext:
                 **stats.counts.as_dict()))
             # validators are kept only when the source went well and nothing was left over: the
             # next crawl must read the document in full to find the entries it still owes
-            if not stats.source_failed and not stats.counts.left:
+            if not stats.source_failed and not stats.counts.left and not stats.counts.failed:
                 for url, (etag, last_modified) in stats.validators.items():
                     state = session.get(FetchState, url) or FetchState(url=url, source=name)
                     state.etag, state.last_modified, state.updated_at = etag, last_modified, utcnow()

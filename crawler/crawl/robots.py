@@ -54,8 +54,7 @@ class RobotsCache:
 
     @staticmethod
     async def _fetch(origin: str, crawler) -> RobotsTxt:
-        request = Request(f"{origin}/robots.txt", meta={"dont_obey_robotstxt": True,
-                                                         "handle_httpstatus_all": True},
+        request = Request(f"{origin}/robots.txt", meta={"dont_obey_robotstxt": True},
                           callback=NO_CALLBACK, priority=1000, dont_filter=True)
         try:
             response = await crawler.engine.download_async(request)

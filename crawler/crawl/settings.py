@@ -46,6 +46,8 @@ DEFAULTS = {
         "wirewatch.crawler.crawl.middlewares.ConditionalGetMiddleware": 560,
     },
     "SPIDER_MIDDLEWARES": {},
+    # No proxy from the environment: a proxy resolves the target itself, past the address guard.
+    "HTTPPROXY_ENABLED": False,
     # Every connection's address is resolved and checked by the address guard's resolver.
     "TWISTED_DNS_RESOLVER": "wirewatch.crawler.crawl.resolver.GuardedResolver",
     "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None,

@@ -25,8 +25,8 @@ _HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event
 _HEADLINE_TO = re.compile(r"^\s+to\s", re.I)      # "Russia to share technology with ..."
 _NO_ITEM = re.compile(r"\bno\s+(?:\w+\s+){0,2}$", re.I)                  # "no weapons had been sent"
 _ANY_BEFORE = re.compile(r"\bany\s+(?:\w+\s+)?$", re.I)                  # "any transfer ... would"
-_NEGATED_AFTER = re.compile(r"^[^;:]{0,40}?\b(?:was|were|is|are|has|have|had|would|will|did|does|do)"
-                            r"\s+(?:not|never)\b", re.I)                     # "... was not on the agenda"
+_NEGATED_AFTER = re.compile(r"^(?:(?!\b(?:who|which|that|though|although|according|while)\b)[^;:,]){0,40}?"
+                            r"\b(?:was|were|is|are|has|have|had|would|will|did|does|do)\s+(?:not|never)\b", re.I)                     # "... was not on the agenda"
 # where a missing party may be borrowed from: (sentence offset or None for the headline, Scoring field)
 _BORROW_FROM = ((0, "same_sentence", "the same sentence"), (-1, "previous_sentence", "the previous sentence"),
                 (1, "next_sentence", "the next sentence"), (None, "headline", "the headline"))
