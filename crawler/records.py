@@ -102,6 +102,7 @@ class MatchResult:
     facts: tuple[Fact, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     explanation: tuple[str, ...] = ()
+    alert: bool = True                    # False: the watch holds facts of these statuses back
 
     def as_json(self, article_id=None, explain: bool = False) -> dict:
         out = {"id": article_id, "matched": self.matched, "score": round(self.score, 3),

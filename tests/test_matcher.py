@@ -180,7 +180,7 @@ def test_lowercase_operators_in_a_watch_query_are_warned_about_once(tmp_path, ca
 
 # Floors per pattern kind on tests/data/patterns_nk_russia.yaml: caught / total. Every hard
 # negative stays rejected; the positive floors are what the matcher catches today (raise them).
-PATTERN_FLOORS = {"weapon-use": 7, "combatants": 6, "labour": 7, "plans": 7, "assistance-nouns": 6,
+PATTERN_FLOORS = {"weapon-use": 7, "combatants": 6, "labour": 7, "plans": 8, "assistance-nouns": 6,
                   "carried-subject": 4, "passing-mention": 8}
 
 
@@ -242,3 +242,16 @@ def test_two_watches_in_one_matcher_keep_their_own_verdicts(matcher):
             assert together[0].matched == alone.matched, doc["id"]
             if together[1].matched:                         # Iranian aid is never North Korean aid
                 assert not any(f.supplier == "North Korea" for f in together[1].facts), doc["id"]
+
+
+def test_plans_and_agreements_become_facts_whose_weight_the_watch_decides(tmp_path, matcher):
+    plan = "Putin will ask Kim Jong Un for more artillery shells when they meet next month, officials said."
+    deal = "North Korea and Russia agreed that Pyongyang will supply 5,000 more troops in exchange for oil."
+    [planned] = [f for f in matcher.match("", plan)[0].facts if f.item == "shells"]
+    assert (planned.supplier, planned.recipient, planned.status) == ("North Korea", "Russia", "planned")
+    assert matcher.match("", plan)[0].severity == "medium"                    # the watch's data
+    assert matcher.match("", deal)[0].facts[0].status in ("agreed", "planned")
+    quiet = _watch_file(tmp_path, statuses={"planned": {"alert": False}, "agreed": {"severity": "critical"}})
+    result = Matcher([load_watch(quiet)]).match("", plan)[0]
+    assert result.matched and result.alert is False                          # stored, held back: status
+    assert Matcher([load_watch("nk-russia-aid")]).match("", deal)[0].alert

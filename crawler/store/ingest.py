@@ -3,7 +3,8 @@ so a crash anywhere leaves either all of it or none of it.
 
 A match alerts unless something holds it back, and then the reason is stored with it:
 `trial run` (crawl --no-alerts), `baseline` (the source's first crawl), `too old` (published
-before alerts.max_age), `same story` (nothing the story did not have), `no channel`."""
+before alerts.max_age), `same story` (nothing the story did not have), `no channel`, `status` (the
+watch's `statuses` data holds facts of those statuses back, e.g. plans)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,8 @@ def _store_match(session: Session, article: Article, result: MatchResult, channe
     story, news = assign_story(session, result.watch, article, result.facts)
     article.story_id = article.story_id or story.id
     reason = hold_back(policy, article.source, article.published_at, now, news, channels)
+    if reason is None and not result.alert:
+        reason = "status"                 # the watch holds facts of these statuses back
     match = MatchRow(article_id=article.id, watch=result.watch, score=result.score,
                      severity=result.severity, rule=result.rule,
                      evidence=[e.as_json() for e in result.evidence],

@@ -15,6 +15,9 @@ from wirewatch.crawler.analysis.matching.lexicon import Lexicon
 from wirewatch.crawler.analysis.matching.quantities import CASUALTY, quantity_before, value_of
 from wirewatch.crawler.records import Fact
 
+# how far a transfer has got; a later sentence saying more of the same fact raises it
+_STAGE = {"reported": 0, "planned": 1, "pledged": 2, "agreed": 3}
+
 
 def _key(fact: Fact) -> tuple:
     return fact.supplier, fact.recipient, fact.item, fact.quantity
@@ -42,8 +45,9 @@ class FactBuilder:
             key = _key(fact)
             if key in position:                  # the same fact again: keep the most advanced status
                 known = facts[position[key]]
+                stronger = _STAGE.get(fact.status, 4) > _STAGE.get(known.status, 4)
                 facts[position[key]] = replace(known, approx=known.approx or fact.approx,
-                                               status=fact.status if known.status == "reported" else known.status)
+                                               status=fact.status if stronger else known.status)
             elif fact.quantity is not None or (fact.supplier, fact.recipient, fact.item, None) not in position:
                 position[key] = len(facts)
                 facts.append(fact)

@@ -15,7 +15,7 @@ from wirewatch.crawler.analysis.matching.lexicon import Lexicon
 from wirewatch.crawler.analysis.matching.quantities import quantity_before
 from wirewatch.crawler.analysis.matching.query import TermIndex, terms_of
 from wirewatch.crawler.analysis.matching.sentences import split_sentences
-from wirewatch.crawler.analysis.matching.watches import Watch
+from wirewatch.crawler.analysis.matching.watches import SEVERITY_RANK, Watch
 from wirewatch.crawler.records import Evidence, MatchResult, Span
 
 _NEGATION = re.compile(r"\b(?:not|never|no evidence|den(?:y|ied|ies|ying)|rejected|dismissed|refuted|"
@@ -83,9 +83,10 @@ class Matcher:
         matched = score >= threshold
         if not matched:
             notes.insert(0, f"score {score:.2f} below threshold {threshold}")
+        facts = tuple(self.facts.build(events, orphans, sentences))
+        severity, alert = _by_status(watch, facts)
         return MatchResult(
-            watch.name, matched, score, watch.spec.severity, best.rule,
-            facts=tuple(self.facts.build(events, orphans, sentences)),
+            watch.name, matched, score, severity, best.rule, alert=alert, facts=facts,
             evidence=tuple(_evidence(e) for e in sorted(events, key=lambda e: -e.score)[:5]),
             explanation=tuple(notes))
 
@@ -173,9 +174,11 @@ class Matcher:
         before = sent[max(0, start - 45):start]
         window = sent[max(0, start - 60):min(len(sent), a.item.end + 80)]
         status = self.lex.status
-        if status["pledged"].search(before) or (a.supplier is not None and a.anchor is not None and
-                                                _HEADLINE_TO.match(sent[a.supplier.end:a.anchor.start])):
-            return "pledged"
+        for intent in ("agreed", "pledged", "planned"):   # not done yet: the strongest word wins
+            if status[intent].search(before):
+                return intent
+        if a.supplier is not None and a.anchor is not None and _HEADLINE_TO.match(sent[a.supplier.end:a.anchor.start]):
+            return "planned"                              # "Russia to share technology with ..."
         people = a.item.kind in self.lex.personnel
         if people and a.anchor is not None and a.anchor.lemma in self.lex.roles.deploys:
             return "deployed"
@@ -189,6 +192,17 @@ class Matcher:
         if status["delivered"].search(anchor_text) or re.search(r"\b(?:has|have|had)\s+(?:\w+\s+)?$", before):
             return "delivered"
         return "reported"
+
+
+def _by_status(watch: Watch, facts: tuple) -> tuple[str, bool]:
+    """The match's severity and whether it alerts, as the watch's `statuses` data says for the
+    statuses of its facts (the strongest severity; it alerts if any fact's status does)."""
+    rules = watch.spec.statuses
+    if not rules or not facts:
+        return watch.spec.severity, True
+    chosen = [rules.get(f.status) for f in facts]
+    severities = [(rule.severity if rule and rule.severity else watch.spec.severity) for rule in chosen]
+    return max(severities, key=SEVERITY_RANK.__getitem__), any(rule is None or rule.alert for rule in chosen)
 
 
 def _merged(extensions) -> dict:

@@ -27,6 +27,17 @@ class EventSpec(BaseModel):
     items: list[str] = Field(min_length=1)
 
 
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+class StatusRule(BaseModel):
+    """What a watch does with facts of one status (planned, agreed ...)."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    severity: Severity | None = None      # None: the watch's own severity
+    alert: bool = True                    # False: stored and listed, held back from alerting
+
+
 class WatchSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
@@ -34,7 +45,9 @@ class WatchSpec(BaseModel):
     query: str | None = None
     event: EventSpec
     threshold: float = Field(0.6, gt=0, le=1)
-    severity: Literal["low", "medium", "high", "critical"] = "high"
+    severity: Severity = "high"
+    statuses: dict[Literal["reported", "planned", "pledged", "agreed", "delivered", "deployed", "in combat"],
+                   StatusRule] = {}
     scoring: Scoring = Scoring()
     entities: dict[str, dict[str, list[str] | str]] = {}    # added to the shared gazetteer
     lexicon: dict = {}                                       # added to the shared lexicon
