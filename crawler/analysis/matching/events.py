@@ -24,6 +24,7 @@ _HEAD_NOUN = re.compile(
 _PREP_BEFORE = re.compile(r"(?:\b(?:to|for|from|with|against|by|of|in|on|at|between|into|toward|towards|"
                           r"alongside|than|like|about|over|near|across|inside|within|through|via))\s+"
                           r"(?:(?:the|its|a|an)\s+)?$", re.I)
+_USER_BREAK = re.compile(r";|:|\bbut\b|\bwhereas\b|\bhowever\b|\bseparately\b|—|–|\(|\)", re.I)
 _CLAUSE_BREAK = re.compile(r";|:|\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|—|–|\(|\)", re.I)
 _ORIGIN_GAP = re.compile(r"^(?:['’]s)?[\s-]*(?:[\w,.-]+\s+){0,4}$", re.I)   # "'s newly made", "-built"
 _ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which|who|has|have|had|is|"
@@ -122,10 +123,10 @@ class EventReader:
                 items.append(ItemHit(a.start, a.end, implied))
         analyses = [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
         user = self._user(sent, anchors, mentions) if analyses else None
-        for analysis in analyses:             # the user must be in the item's clause
+        for analysis in analyses:             # the user must be in the item's clause or a while-clause
             if user is not None:
                 lo, hi = sorted((user.start, analysis.item.start))
-                analysis.user = None if _CLAUSE_BREAK.search(sent[lo:hi]) else user
+                analysis.user = None if _USER_BREAK.search(sent[lo:hi]) else user
         return mentions, analyses
 
     def _analyse_item(self, index: int, sent: str, item, anchors: list[Anchor],
