@@ -153,6 +153,8 @@ class EventReader:
             result.supplier = origin
             result.recipient = self._marked_recipient(sent, item.end, mentions, "nominal", "", max_gap=4)
             result.may_borrow_recipient = sent[item.start:item.end].lower() in self._gated_words(item)
+        if sent[item.start:item.end].lower() in self._gated_words(item):
+            result.may_borrow_recipient = True       # its purpose is the evidence ("assistance from Russia")
         if result.supplier is None and origin is not None and result.anchor is not None \
                 and result.anchor.kind != "receive":
             result.supplier = origin
