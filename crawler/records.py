@@ -130,6 +130,9 @@ class AlertPolicy:
     trial: bool = False                        # crawl --no-alerts
 
 
+_HELD = {"baseline": "held_baseline", "too old": "held_too_old", "trial run": "held_trial"}
+
+
 @dataclass
 class SourceCounts:
     """Per-source counters of one crawl: kept by the spiders, stored in the run record, printed
@@ -151,13 +154,12 @@ class SourceCounts:
 
     def held_back(self) -> dict[str, int]:
         """Why matches did not alert, for the summary: {"baseline": 2, "too old": 1}."""
-        reasons = {"baseline": self.held_baseline, "too old": self.held_too_old, "trial run": self.held_trial}
-        return {reason: count for reason, count in reasons.items() if count}
+        return {reason: getattr(self, name) for reason, name in _HELD.items() if getattr(self, name)}
 
     def hold(self, reason: str) -> None:
-        field_name = {"baseline": "held_baseline", "too old": "held_too_old", "trial run": "held_trial"}.get(reason)
-        if field_name:
-            setattr(self, field_name, getattr(self, field_name) + 1)
+        """Count a held-back match under its reason (the reasons the summary reports)."""
+        if reason in _HELD:
+            setattr(self, _HELD[reason], getattr(self, _HELD[reason]) + 1)
 
     @classmethod
     def of(cls, row) -> "SourceCounts":

@@ -62,12 +62,14 @@ class SitemapSpider(SourceSpider):
             else request
 
     def on_guess_error(self, failure: Failure) -> None:
+        self._guess_failed(failure.request.meta.get("guess", failure.request.url), describe_failure(failure))
+
+    def _guess_failed(self, url: str, reason: str) -> None:
         """A well-known location that is not there is expected; all of them missing is not."""
-        self._guesses[failure.request.meta.get("guess", failure.request.url)] = describe_failure(failure)
+        self._guesses[url] = reason
         if all(self._guesses.values()):
             self.stats.fail_source(f"no sitemap: robots.txt names none and none of "
-                                   f"{', '.join(WELL_KNOWN_SITEMAPS)} answered "
-                                   f"({next(iter(self._guesses.values()))})")
+                                   f"{', '.join(WELL_KNOWN_SITEMAPS)} answered ({reason})")
 
     def parse(self, response: Response) -> Iterator[scrapy.Request]:
         if self.not_modified(response):
@@ -75,9 +77,7 @@ class SitemapSpider(SourceSpider):
         self._visited.add(canonical_url(response.url))      # also where a redirect ended
         document = read(response.body, response.url, max_bytes=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
         if response.meta.get("guess") and document.problem:
-            self._guesses[response.meta["guess"]] = f"{response.url}: {document.problem}"
-            if all(self._guesses.values()):
-                self.stats.fail_source(f"no sitemap among the well-known locations ({document.problem})")
+            self._guess_failed(response.meta["guess"], f"{response.url}: {document.problem}")
             return
         if document.kind == "sitemap index":
             depth = response.meta.get("depth", 0)

@@ -23,9 +23,8 @@ class AddressGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler):
-        settings = crawler.settings
-        return cls(AddressPolicy(settings.getbool("WIREWATCH_ALLOW_PRIVATE"), tuple(
-            ipaddress.ip_network(net, strict=False) for net in settings.getlist("WIREWATCH_ALLOW"))))
+        from wirewatch.crawler.crawl.settings import address_policy
+        return cls(address_policy(crawler.settings))
 
     def process_request(self, request: Request, spider=None):
         try:

@@ -7,8 +7,6 @@ source's error line."""
 
 from __future__ import annotations
 
-import ipaddress
-
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IHostnameResolver, IHostResolution
 from twisted.internet.threads import deferToThreadPool
@@ -38,10 +36,8 @@ class GuardedResolver:
 
     @classmethod
     def from_crawler(cls, crawler, reactor) -> "GuardedResolver":
-        settings = crawler.settings
-        policy = AddressPolicy(settings.getbool("WIREWATCH_ALLOW_PRIVATE"), tuple(
-            ipaddress.ip_network(net, strict=False) for net in settings.getlist("WIREWATCH_ALLOW")))
-        return cls(reactor, policy, tuple(settings.getlist("WIREWATCH_NAMESERVERS")))
+        from wirewatch.crawler.crawl.settings import address_policy
+        return cls(reactor, address_policy(crawler.settings), tuple(crawler.settings.getlist("WIREWATCH_NAMESERVERS")))
 
     def install_on_reactor(self) -> None:
         self.reactor.installNameResolver(self)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from scrapy.settings import Settings
 
 from wirewatch.crawler import __version__
 from wirewatch.crawler.conf.sections import Network
+from wirewatch.crawler.netguard import AddressPolicy
 
 DEFAULTS = {
     "BOT_NAME": "wirewatch",
@@ -55,6 +58,12 @@ DEFAULTS = {
                    "scrapy.extensions.logstats.LogStats": None,
                    "scrapy.extensions.memusage.MemoryUsage": None},
 }
+
+
+def address_policy(settings) -> AddressPolicy:
+    """The address guard's policy, as build_settings wrote it (resolver and middleware read it)."""
+    return AddressPolicy(settings.getbool("WIREWATCH_ALLOW_PRIVATE"), tuple(
+        ipaddress.ip_network(net, strict=False) for net in settings.getlist("WIREWATCH_ALLOW")))
 
 
 def build_settings(network: Network) -> Settings:

@@ -152,8 +152,8 @@ class EventReader:
                               basis="item_without_verb")
             result.supplier = origin
             result.recipient = self._marked_recipient(sent, item.end, mentions, "nominal", "", max_gap=4)
-            result.may_borrow_recipient = sent[item.start:item.end].lower() in self._gated_words(item)
-        if sent[item.start:item.end].lower() in self._gated_words(item):
+            result.may_borrow_recipient = False
+        if sent[item.start:item.end].lower() in self.lex.gated_phrases:
             result.may_borrow_recipient = True       # its purpose is the evidence ("assistance from Russia")
         if result.supplier is None and origin is not None and result.anchor is not None \
                 and result.anchor.kind != "receive":
@@ -304,12 +304,6 @@ class EventReader:
         if maker is not None:              # a model only one state makes: "KN-23", "Koksan"
             return Mention(item.start, item.end, maker, "model", sent[item.start:item.end])
         return None
-
-    def _gated_words(self, item: ItemHit) -> set[str]:
-        """The phrases of the gated classes that became `item.kind`: their purpose is the evidence,
-        so such an item may take its recipient from its sentence."""
-        classes = {k for k, v in self.lex.item_class_of.items() if v == item.kind} | {item.kind}
-        return {p for k in classes if k in self.lex.gated_items for p in self.lex.gated_phrases.get(k, ())}
 
     def _user(self, sent: str, anchors: list[Anchor], mentions: list[Mention]) -> Mention | None:
         """Who the sentence shows using weapons: the subject of a use verb ("Russian gunners are

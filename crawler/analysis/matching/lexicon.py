@@ -64,15 +64,16 @@ class Lexicon:
     status: dict[str, re.Pattern]
     implicit_item: dict[str, str]       # verb lemma → the item it implies ("arm" → weapons)
     roles: VerbRoles
-    personnel: frozenset[str]
+    personnel: frozenset[str]          # item classes that are people: deployed, in combat, casualties
     reporting: re.Pattern               # "KCNA said, praising ...": who reports is not who acts
     made_by: dict[str, str]             # folded model name → the state that makes it ("kn-23" → north_korea)
     use_verbs: frozenset[str]           # receive verbs that mean using weapons (fire, launch, use)
     user_heads: re.Pattern              # "Russian forces / attack / crew": a party seen using weapons
     gated_items: dict[str, re.Pattern]  # item class → the purpose its sentence must show
     item_class_of: dict[str, str]       # a gated class counted as another ("technical_help" → technology)
-    gated_phrases: dict[str, frozenset[str]]   # gated class → its item phrases (lowercase)
-    passive: re.Pattern                 # a verb form that may be a passive participle ("sent", "-ed")           # item classes that are people: deployed, in combat, casualties
+    gated_phrases: frozenset[str]       # item phrases of the gated classes (lowercase): their purpose is
+                                        # the evidence, so they may take a recipient from their sentence
+    passive: re.Pattern                 # a verb form that may be a passive participle ("sent", "-ed")
 
     @classmethod
     def load(cls, path: str | Path | None = None, extra: dict | None = None) -> "Lexicon":
@@ -114,8 +115,8 @@ class Lexicon:
             use_verbs=frozenset(data["verb_roles"].get("uses", [])),
             gated_items={kind: _bounded(words) for kind, words in (data.get("gated_items") or {}).items()},
             item_class_of=dict(data.get("item_class_of") or {}),
-            gated_phrases={kind: frozenset(p.lower() for p in data["items"].get(kind, []))
-                           for kind in (data.get("gated_items") or {})},
+            gated_phrases=frozenset(p.lower() for kind in (data.get("gated_items") or {})
+                                    for p in data["items"].get(kind, [])),
             user_heads=re.compile(rf"(?:['’]s)?[\s-]+(?:\w+\s+)?(?:{_alternation(data.get('user_heads', ['forces']))})\b", re.I),
             passive=re.compile(rf"(?:ed|en|{_alternation(data['irregular_participles'])})$", re.I))
 
