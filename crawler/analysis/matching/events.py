@@ -20,7 +20,8 @@ from wirewatch.crawler.analysis.matching.phrases import fold
 _HEAD_NOUN = re.compile(
     r"^\s+(?:government|military|army|armed forces|forces|regime|leader|leadership|authorities|officials|"
     r"navy|air force|defen[cs]e ministry|ministry of defen[cs]e|ministry|state|side|troops|leaders|"
-    r"administration|president|dictator|ally|units|commanders|soldiers|officials)\b", re.I)
+    r"administration|president|dictator|ally|units|commanders|soldiers|officials|"
+    r"(?:decision|plan|move|readiness|willingness|bid|effort|attempt|offer|pledge|promise)\s+to)\b", re.I)
 _PREP_BEFORE = re.compile(r"(?:\b(?:to|for|from|with|against|by|of|in|on|at|between|into|toward|towards|"
                           r"alongside|than|like|about|over|near|across|inside|within|through|via))\s+"
                           r"(?:(?:the|its|a|an)\s+)?$", re.I)
@@ -39,6 +40,14 @@ _ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by
 _NOT_RECIPIENT = re.compile(r"\b(?:according|due|thanks|close|next|similar|compared|addition|prior|owing|"
                             r"up|referring|response|relation|regard|contrary|linked|tied|attributed)\s+to\s+"
                             r"(?:(?:the|a|an)\s+)?(?:\w+\s+)?$", re.I)
+# the parties help each other: "give the other military assistance", "come to each other's aid"
+_MUTUAL = re.compile(r"\b(?:each\s+other|one\s+another|each\s+(?:country|state|side|party|nation|signatory)\b"
+                     r".{0,60}\bthe\s+other)(?:['’]s?)?\s+(?:[\w-]+\s+){0,3}$", re.I)
+# a comma-enclosed aside right after an item, and the words in it that give its origin
+_APPOSITIVE = re.compile(r"\s*,(?:[^,;:()—–]){3,160},\s*")
+_BELONGS = re.compile(r"\b(?:from|of|belong(?:s|ing)?\s+to|serv(?:e|es|ed|ing)\s+(?:in|with)|sent\s+by|members\s+of)"
+                      r"\s+(?:(?:the|a|an)\s+)?(?:[\w-]+\s+){0,4}$", re.I)
+_POSSESSIVE = re.compile(r"^['’]s?")
 _BY_MARKER = re.compile(r"\bby\s+(?:the\s+)?$", re.I)        # "supplied by (the) X"
 _OWN_ITEM = re.compile(r"\b(?:its|their|his|her|our|own)\b", re.I)
 
@@ -90,6 +99,8 @@ class Analysis:
     may_borrow_supplier: bool = False
     user: Mention | None = None       # a party seen using weapons in the sentence ("fired by Russian forces")
     pronoun_subject: bool = False     # "They / The country has delivered ...": the subject is in an earlier sentence
+    partner: bool = False             # "fighting alongside Russian troops": the item is whom they fight with
+    mutual: bool = False              # "each country to give the other military assistance": both ways, parties from context
 
 
 def _tokens(text: str) -> int:
@@ -137,8 +148,10 @@ class EventReader:
             return self._active(index, sent, item, implied, mentions, origin)
         before = [a for a in anchors if a.end <= item.start and _tokens(sent[a.end:item.start]) <= 12
                   and not _CLAUSE_BREAK.search(sent[a.end:item.start])]
-        after = [a for a in anchors if a.start >= item.end and a.kind != "nominal"
-                 and _tokens(sent[item.end:a.start]) <= 10 and not _CLAUSE_BREAK.search(sent[item.end:a.start])]
+        after = self._anchors_after(sent, item.end, anchors)
+        aside = _APPOSITIVE.match(sent, item.end)
+        if not after and aside:                             # "The soldiers, thought to be from ..., are"
+            after = self._anchors_after(sent, aside.end(), anchors)
         if before:
             tries = [self._active(index, sent, item, anchor, mentions, origin)
                      for anchor in sorted(before, key=lambda a: -a.end)[:3]]
@@ -153,6 +166,7 @@ class EventReader:
             result.supplier = origin
             result.recipient = self._marked_recipient(sent, item.end, mentions, "nominal", "", max_gap=4)
             result.may_borrow_recipient = False
+        result.mutual = bool(_MUTUAL.search(sent[max(0, item.start - 120):item.start]))
         if sent[item.start:item.end].lower() in self.lex.gated_phrases:
             result.may_borrow_recipient = True       # its purpose is the evidence ("assistance from Russia")
         if result.supplier is None and origin is not None and result.anchor is not None \
@@ -165,6 +179,11 @@ class EventReader:
                 result.recipient = result.recipient or self._marked_recipient(
                     sent, source.end, mentions, "give", "", max_gap=3)
         return result
+
+    @staticmethod
+    def _anchors_after(sent: str, start: int, anchors: list[Anchor]) -> list[Anchor]:
+        return [a for a in anchors if a.start >= start and a.kind != "nominal"
+                and _tokens(sent[start:a.start]) <= 10 and not _CLAUSE_BREAK.search(sent[start:a.start])]
 
     def _active(self, index, sent, item, anchor: Anchor, mentions, origin) -> Analysis:
         result = Analysis(index, item, anchor, origin=origin)
@@ -183,6 +202,8 @@ class EventReader:
         if anchor.kind == "receive":
             result.rule = "receiver uses or obtains the item"
             result.recipient = self._subject(sent, anchor, mentions)
+            result.pronoun_subject = result.recipient is None \
+                and bool(_PRONOUN_SUBJECT.search(sent[:anchor.start]))     # "He is expected to secure ..."
             result.supplier = origin or self._marked(sent, item.end, mentions, self.lex.from_markers)
             if anchor.lemma in self.lex.roles.supplier_is_object:
                 result.supplier = result.supplier or self._object(sent, anchor, mentions)
@@ -195,6 +216,7 @@ class EventReader:
                 # "fight alongside Russian forces": the item is who they fight with, not the fighters
                 result.rule = "combat verb before item"
                 result.may_borrow_recipient = False
+                result.partner = True
                 return result
             result.rule = "troops in combat"           # "captured two North Korean soldiers in Kursk"
             result.supplier = origin
@@ -273,12 +295,14 @@ class EventReader:
             return None
         return m
 
-    @staticmethod
-    def _noun_position(sent: str, anchor: Anchor, mentions: list[Mention]) -> bool:
-        """'Russian help', 'its support', 'the transfer': a determiner or demonym makes it a noun."""
+    def _noun_position(self, sent: str, anchor: Anchor, mentions: list[Mention]) -> bool:
+        """'Russian help', 'its support', 'the transfer': a determiner or demonym makes it a noun
+        (but "said that sending ..." is a conjunction before a gerund)."""
         before = sent[:anchor.start]
-        if re.search(r"\b(?:the|a|an|its|their|his|her|this|that|such|technical|military|further|more)\s+$",
-                     before, re.I):
+        determiner = re.search(r"\b(?:the|a|an|its|their|his|her|this|that|such|technical|military|further|more)\s+$",
+                               before, re.I)
+        if determiner and not (determiner.group().lower().startswith("that")
+                               and self.lex.reporting.search(before[max(0, determiner.start() - 30):determiner.start()])):
             return True
         return any(m.kind == "demonym" and not before[m.end:].strip() for m in mentions if m.end <= anchor.start)
 
@@ -300,6 +324,12 @@ class EventReader:
         if after is not None and after.kind != "location" and _MADE_IN.search(sent[item.end:after.start]) \
                 and _tokens(sent[item.end:after.start]) <= 10 and not _CLAUSE_BREAK.search(sent[item.end:after.start]):
             return after                   # "a missile that prosecutors say was manufactured in North Korea"
+        aside = _APPOSITIVE.match(sent, item.end)
+        if aside is not None:             # "The two men, who officials say belong to North Korea's 11th Corps,"
+            named = next((m for m in mentions if aside.start() <= m.start and m.end <= aside.end()
+                          and m.kind != "location" and _BELONGS.search(sent[aside.start():m.start])), None)
+            if named is not None:
+                return named
         maker = self.lex.made_by.get(fold(sent[item.start:item.end]))
         if maker is not None:              # a model only one state makes: "KN-23", "Koksan"
             return Mention(item.start, item.end, maker, "model", sent[item.start:item.end])
@@ -330,7 +360,7 @@ class EventReader:
                 return None                 # "KCNA said, praising ...": the source, not the actor
             if _PREP_BEFORE.search(sent[:m.start]):
                 continue
-            if m.possessive and not _HEAD_NOUN.match(sent[m.end:]):
+            if m.possessive and not _HEAD_NOUN.match(_POSSESSIVE.sub("", sent[m.end:m.end + 40])):
                 continue
             if m.kind == "demonym" and not (m.text.lower().endswith("ns") or _HEAD_NOUN.match(sent[m.end:])):
                 continue

@@ -94,6 +94,8 @@ class Matcher:
         scoring = watch.scoring
         supplier, recipient, base, how = a.supplier, a.recipient, scoring.base(a.basis), a.rule
         sent = sentences[a.sentence]
+        if a.partner:
+            return None, f"{a.item.kind} fought beside, not moved"
         if supplier is not None and recipient is not None and supplier.entity == recipient.entity:
             recipient = None
         if supplier is not None and supplier.entity not in self._parties and a.origin is not None \
@@ -113,10 +115,16 @@ class Matcher:
                 and supplier.entity == a.origin.entity and a.user.entity != supplier.entity:
             recipient = a.user            # "a KN-23 fired by Russian forces": who uses it received it
             base, how = scoring.used_by_recipient, f"{how}; used by {self.gaz.label(a.user.entity)}"
-        if supplier is None and a.pronoun_subject:
-            supplier = self._antecedent(watch, a, recipient, analysed)
-            if supplier is not None:      # "... Kim met Putin. They discussed supplying Moscow with shells"
+        receives = a.anchor is not None and a.anchor.kind == "receive"
+        if a.pronoun_subject and (recipient if receives else supplier) is None:
+            carried = self._antecedent(watch, a, supplier if receives else recipient, analysed, receives)
+            if carried is not None:       # "... Kim met Putin. They discussed supplying Moscow with shells"
+                supplier, recipient = (supplier, carried) if receives else (carried, recipient)
                 base, how = base * scoring.pronoun_subject, f"{how}; subject carried from the previous sentence"
+        if a.mutual and (supplier is None or recipient is None):
+            pair = self._mutual_parties(watch, a, analysed)
+            if pair is not None:          # "a clause obliging each country to give the other military aid"
+                (supplier, recipient), how = pair, f"{how}; mutual, parties from the sentence"
         if supplier is not None and supplier.entity not in self._parties:
             return None, f"supplier {self.gaz.label(supplier.entity)} is not a watched party"
         if recipient is not None and recipient.entity not in self._parties:
@@ -147,13 +155,29 @@ class Matcher:
         return Event(a.sentence, sent, supplier, recipient, a.item, a.anchor, round(base, 3), how,
                      quantity, approx, self._status(sent, a)), ""
 
-    def _antecedent(self, watch: Watch, a: Analysis, recipient: Mention | None, analysed) -> Mention | None:
-        """Who 'they' or 'the country' is: the first watched party the previous sentence names
-        (not a place, and not the recipient)."""
+    def _antecedent(self, watch: Watch, a: Analysis, other: Mention | None, analysed,
+                    receives: bool) -> Mention | None:
+        """Who 'they', 'he' or 'the country' is: the first watched party the previous sentence names
+        (not a place) that can take the subject's role opposite `other`."""
         if a.sentence == 0:
             return None
-        suppliers = {s for s, r in watch.directions if recipient is None or r == recipient.entity}
-        return next((m for m in analysed[a.sentence - 1][0] if m.entity in suppliers and m.kind != "location"), None)
+        fits = {(r if receives else s) for s, r in watch.directions
+                if other is None or (s if receives else r) == other.entity}
+        return next((m for m in analysed[a.sentence - 1][0] if m.entity in fits and m.kind != "location"), None)
+
+    def _mutual_parties(self, watch: Watch, a: Analysis, analysed) -> tuple[Mention, Mention] | None:
+        """The two parties of a mutual clause: the last two states named before it (in its sentence,
+        else with the previous one), if the watch follows aid between them."""
+        mentions = [m for m in analysed[a.sentence][0] if m.kind != "location" and m.end <= a.item.start]
+        if a.sentence > 0 and len({m.entity for m in mentions}) < 2:
+            mentions = [m for m in analysed[a.sentence - 1][0] if m.kind != "location"] + mentions
+        last: list[Mention] = []
+        for m in reversed(mentions):
+            if all(m.entity != x.entity for x in last):
+                last.append(m)
+        if len(last) >= 2 and (last[1].entity, last[0].entity) in watch.directions:
+            return last[1], last[0]
+        return None
 
     def _borrow(self, watch: Watch, known: str, a: Analysis, sentences, analysed, want_recipient: bool):
         """The counterpart of `known` from the same sentence, then the adjacent ones, then the title."""
@@ -171,7 +195,7 @@ class Matcher:
 
     def _status(self, sent: str, a: Analysis) -> str:
         start = a.anchor.start if a.anchor else a.item.start
-        before = sent[max(0, start - 45):start]
+        before = sent[:start] if a.mutual else sent[max(0, start - 45):start]   # a clause: the treaty's status
         window = sent[max(0, start - 60):min(len(sent), a.item.end + 80)]
         status = self.lex.status
         for intent in ("agreed", "pledged", "planned"):   # not done yet: the strongest word wins
@@ -216,9 +240,10 @@ def _merged(extensions) -> dict:
 def _evidence(e: Event) -> Evidence:
     def span(start: int, end: int) -> Span:
         return Span(start, end, e.sentence[start:end])
-    spans = {"supplier": span(e.supplier.start, e.supplier.end),
-             "item": span(e.item.start, e.item.end),
-             "recipient": span(e.recipient.start, e.recipient.end)}
+    spans = {"item": span(e.item.start, e.item.end)}
+    for role, party in (("supplier", e.supplier), ("recipient", e.recipient)):
+        if e.sentence[party.start:party.end] == party.text:     # a party borrowed from elsewhere has no span here
+            spans[role] = span(party.start, party.end)
     if e.anchor is not None:
         spans["transfer"] = span(e.anchor.start, e.anchor.end)
     return Evidence(e.sentence, e.score, e.rule, spans)
