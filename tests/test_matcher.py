@@ -304,3 +304,33 @@ def test_a_mutual_assistance_clause_between_the_parties(matcher, text, expected)
 def test_an_aside_names_the_troops_origin_and_partners_are_not_sent(matcher, text, facts):
     result = matcher.match("", text)[0]
     assert {(f.supplier, f.recipient, f.item) for f in result.facts} == facts
+
+
+@pytest.mark.parametrize("text, fact", [
+    # the item is a pronoun for the previous sentence's
+    ("Border guards photographed a column of rocket launchers near Belgorod on Monday. Moscow's army took "
+     "delivery of about forty of them from Pyongyang last month, an analyst said.",
+     ("North Korea", "Russia", "rocket_launchers")),
+    # the origin is a predicate some words after the item
+    ("Most of the mortar shells landing on Huliaipole this winter were of North Korean manufacture, "
+     "according to a brigade fired on by Russian gunners there.", ("North Korea", "Russia", "shells")),
+    ("The howitzer, a North Korean design, was fired by Russian gunners near Kreminna, the brigade said.",
+     ("North Korea", "Russia", "artillery")),
+])
+def test_an_item_carried_by_pronoun_or_placed_by_a_predicate(matcher, text, fact):
+    result = matcher.match("", text)[0]
+    assert result.matched and fact in {(f.supplier, f.recipient, f.item) for f in result.facts}
+
+
+def test_a_pronoun_item_with_no_earlier_item_moves_nothing(matcher):
+    text = ("Putin met Kim Jong Un in Pyongyang on Wednesday. Russia received many of them warmly at the "
+            "airport, state media said.")
+    assert not matcher.match("", text)[0].matched
+
+
+def test_rules_generalise_to_a_set_they_were_not_written_for(matcher):
+    items = yaml.safe_load((DATA / "phrasings_nk_russia.yaml").read_text(encoding="utf-8"))
+    verdicts = {i["id"]: matcher.match("", i["text"])[0].matched for i in items}
+    positives = [i["id"] for i in items if i["label"]]
+    assert [i["id"] for i in items if not i["label"] and verdicts[i["id"]]] == []     # no false alarm
+    assert sum(verdicts[i] for i in positives) >= 20, f"{sum(verdicts[i] for i in positives)}/{len(positives)}"

@@ -33,7 +33,10 @@ _ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which
 # a pronoun or a definite description as the subject, a few words before the verb
 _PRONOUN_SUBJECT = re.compile(r"(?:^|[,;]\s+)(?:yet\s+|but\s+|and\s+)?(?:they|it|he|she|(?:the|this)\s+(?:country|regime|state|"
                               r"north|isolated\s+state))\b(?:\s+[\w'’-]+){0,3}\s*$", re.I)
-_MADE_IN = re.compile(r"\b(?:made|produced|manufactured|built|assembled)\s+(?:in|by)\s+(?:the\s+)?$", re.I)
+_MADE_IN = re.compile(r"\b(?:(?:made|produced|manufactured|built|assembled)\s+(?:in|by)|"
+                      r"(?:bought|purchased|acquired|obtained|received|sourced|imported)\s+from|"
+                      r"(?:is|are|was|were)\s+(?:\w+\s+)?of)\s+(?:the\s+)?$", re.I)
+_MAKE = re.compile(r"^(?:['’]s)?\s*(?:manufacture|make|origin|design|production)\b", re.I)   # "of North Korean make"
 _ORIGIN_AFTER = re.compile(r"\s+(?:from|of|made\s+in|produced\s+in|supplied\s+by|provided\s+by)\s+(?:the\s+)?",
                            re.I)
 # "to" that introduces a source, a cause or a comparison, not a recipient
@@ -47,6 +50,10 @@ _MUTUAL = re.compile(r"\b(?:each\s+other|one\s+another|each\s+(?:country|state|s
 _APPOSITIVE = re.compile(r"\s*,(?:[^,;:()—–]){3,160},\s*")
 _BELONGS = re.compile(r"\b(?:from|of|belong(?:s|ing)?\s+to|serv(?:e|es|ed|ing)\s+(?:in|with)|sent\s+by|members\s+of)"
                       r"\s+(?:(?:the|a|an)\s+)?(?:[\w-]+\s+){0,4}$", re.I)
+_PRONOUN_ITEM = re.compile(r"\s+(?:(?:about|around|nearly|roughly|almost|at\s+least|more\s+than|over)\s+)?"
+                           r"(?:(?!none\b|neither\b|no\b|few\b)(?:a\s+few|[\w,]+(?:\s+(?:dozen|hundred|thousand))?)"
+                           r"\s+of\s+)?(?P<them>them|those)\b", re.I)
+_A_MAKE = re.compile(r"\s*,\s*(?:an?\s+)?")            # "The 170mm howitzer, a North Korean design,"
 _POSSESSIVE = re.compile(r"^['’]s?")
 _BY_MARKER = re.compile(r"\bby\s+(?:the\s+)?$", re.I)        # "supplied by (the) X"
 _OWN_ITEM = re.compile(r"\b(?:its|their|his|her|our|own)\b", re.I)
@@ -99,6 +106,7 @@ class Analysis:
     may_borrow_supplier: bool = False
     user: Mention | None = None       # a party seen using weapons in the sentence ("fired by Russian forces")
     pronoun_subject: bool = False     # "They / The country has delivered ...": the subject is in an earlier sentence
+    carried_item: bool = False        # the item is a pronoun for the previous sentence's ("dozens of them")
     partner: bool = False             # "fighting alongside Russian troops": the item is whom they fight with
     mutual: bool = False              # "each country to give the other military assistance": both ways, parties from context
 
@@ -113,7 +121,8 @@ class EventReader:
         self.lex = lexicon
 
     # ---- one sentence -------------------------------------------------------------------------
-    def analyse(self, index: int, sent: str) -> tuple[list[Mention], list[Analysis]]:
+    def analyse(self, index: int, sent: str, previous: tuple[str, ...] = ()) -> tuple[list[Mention], list[Analysis]]:
+        """`previous`: the item classes of the sentence before, for "received dozens of them"."""
         mentions = self.gaz.mentions(sent)
         folded = fold(sent)
         items = [ItemHit(*i) for i in self.lex.items.find(sent, folded)
@@ -132,7 +141,16 @@ class EventReader:
             implied = self.lex.implicit_item.get(a.lemma) if a.kind != "nominal" else None
             if implied and not any(i.start >= a.end and _tokens(sent[a.end:i.start]) <= 4 for i in items):
                 items.append(ItemHit(a.start, a.end, implied))
+        carried = set()
+        if previous:                            # "received several dozen of them": the last sentence's item
+            for a in anchors:
+                them = _PRONOUN_ITEM.match(sent, a.end) if a.kind in ("give", "receive") else None
+                if them and not any(a.end <= i.start <= them.end() for i in items):
+                    items.append(ItemHit(them.end() - len(them.group("them")), them.end(), previous[-1]))
+                    carried.add(items[-1])
         analyses = [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
+        for analysis in analyses:
+            analysis.carried_item = analysis.item in carried
         user = self._user(sent, anchors, mentions) if analyses else None
         for analysis in analyses:             # the user must be in the item's clause or a while-clause
             if user is not None:
@@ -321,13 +339,18 @@ class EventReader:
         after = next((m for m in mentions if m.start >= item.end), None)      # "troops from North Korea"
         if after is not None and after.kind != "location" and _ORIGIN_AFTER.fullmatch(sent[item.end:after.start]):
             return after
-        if after is not None and after.kind != "location" and _MADE_IN.search(sent[item.end:after.start]) \
-                and _tokens(sent[item.end:after.start]) <= 10 and not _CLAUSE_BREAK.search(sent[item.end:after.start]):
-            return after                   # "a missile that prosecutors say was manufactured in North Korea"
+        for later in (m for m in mentions if m.start >= item.end and m.kind != "location"):
+            gap = sent[item.end:later.start]       # "... was manufactured in North Korea", "are of North Korean make"
+            if _tokens(gap) > 14 or _CLAUSE_BREAK.search(gap):
+                break
+            made = _MADE_IN.search(gap)
+            if made and (not made.group().lower().rstrip().endswith(("of", "of the")) or _MAKE.match(sent[later.end:])):
+                return later                   # "a missile that prosecutors say was manufactured in North Korea"
         aside = _APPOSITIVE.match(sent, item.end)
         if aside is not None:             # "The two men, who officials say belong to North Korea's 11th Corps,"
             named = next((m for m in mentions if aside.start() <= m.start and m.end <= aside.end()
-                          and m.kind != "location" and _BELONGS.search(sent[aside.start():m.start])), None)
+                          and m.kind != "location" and (_BELONGS.search(sent[aside.start():m.start]) or (
+                              _A_MAKE.fullmatch(sent[aside.start():m.start]) and _MAKE.match(sent[m.end:])))), None)
             if named is not None:
                 return named
         maker = self.lex.made_by.get(fold(sent[item.start:item.end]))

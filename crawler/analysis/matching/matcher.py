@@ -54,7 +54,10 @@ class Matcher:
         results = dict(self._unsatisfied)
         if candidates:
             sentences = [s for _, s in split_sentences(document)]
-            analysed = [self.reader.analyse(i, s) for i, s in enumerate(sentences)]
+            analysed: list = []
+            for i, sentence in enumerate(sentences):
+                before = tuple(a.item.kind for a in analysed[-1][1]) if analysed else ()
+                analysed.append(self.reader.analyse(i, sentence, before))
             for watch in candidates:
                 results[watch.name] = self._judge(watch, sentences, analysed)
         return [results[w.name] for w in self.watches]
@@ -115,6 +118,8 @@ class Matcher:
                 and supplier.entity == a.origin.entity and a.user.entity != supplier.entity:
             recipient = a.user            # "a KN-23 fired by Russian forces": who uses it received it
             base, how = scoring.used_by_recipient, f"{how}; used by {self.gaz.label(a.user.entity)}"
+        if a.carried_item:
+            base, how = base * scoring.pronoun_subject, f"{how}; item carried from the previous sentence"
         receives = a.anchor is not None and a.anchor.kind == "receive"
         if a.pronoun_subject and (recipient if receives else supplier) is None:
             carried = self._antecedent(watch, a, supplier if receives else recipient, analysed, receives)
