@@ -333,4 +333,26 @@ def test_rules_generalise_to_a_set_they_were_not_written_for(matcher):
     verdicts = {i["id"]: matcher.match("", i["text"])[0].matched for i in items}
     positives = [i["id"] for i in items if i["label"]]
     assert [i["id"] for i in items if not i["label"] and verdicts[i["id"]]] == []     # no false alarm
-    assert sum(verdicts[i] for i in positives) >= 20, f"{sum(verdicts[i] for i in positives)}/{len(positives)}"
+    assert sum(verdicts[i] for i in positives) >= 21, f"{sum(verdicts[i] for i in positives)}/{len(positives)}"
+
+
+@pytest.mark.parametrize("text, facts", [
+    # what one side gives in exchange, the other gives back
+    ("North Korea has shipped artillery shells to Russia in return for air defence systems, Seoul says.",
+     {("North Korea", "Russia", "shells"), ("Russia", "North Korea", "air_defence")}),
+    # "they" after a sentence naming both leaders: the parties in the order it named them
+    ("Kim Jong Un received Vladimir Putin at Pyongyang airport on Tuesday. They discussed ammunition in "
+     "exchange for space technology, according to people briefed on the talks.",
+     {("North Korea", "Russia", "shells"), ("Russia", "North Korea", "technology")}),
+    # a state that attacks "with" a foreign weapon uses it; the weapon's maker receives no troops
+    ("Moscow's army pounded Zaporizhzhia with North Korean rockets on Friday.",
+     {("North Korea", "Russia", "shells")}),
+    ("Russian troops shelled Siversk with North Korean howitzers overnight, the brigade said.",
+     {("North Korea", "Russia", "artillery")}),
+    # the maker acting on its own weapon: a test, not a weapon Russia fired
+    ("Russia struck Odesa with Kalibr missiles a day after North Korea tested a KN-25 over the sea.", set()),
+])
+def test_exchanges_and_attacks_with_foreign_weapons(matcher, text, facts):
+    result = matcher.match("", text)[0]
+    assert {(f.supplier, f.recipient, f.item) for f in result.facts} == facts
+    assert result.matched == bool(facts)

@@ -234,7 +234,7 @@ class EventReader:
                 # "fight alongside Russian forces": the item is who they fight with, not the fighters
                 result.rule = "combat verb before item"
                 result.may_borrow_recipient = False
-                result.partner = True
+                result.partner = item.kind in self.lex.personnel
                 return result
             result.rule = "troops in combat"           # "captured two North Korean soldiers in Kursk"
             result.supplier = origin
@@ -368,7 +368,7 @@ class EventReader:
                 if agent is not None and agent.kind != "location":
                     return agent
         for m in mentions:
-            if m.kind != "location" and self.lex.user_heads.match(sent, m.end):
+            if m.kind != "location" and (self.lex.user_heads.match(sent, m.end) or self.lex.attacks_with.match(sent, m.end)):
                 return m
             if re.search(r"\b(?:use|used|fired|launched)\b[^;:]*\bby\s+(?:the\s+)?$", sent[:m.start], re.I):
                 return m

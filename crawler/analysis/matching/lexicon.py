@@ -69,6 +69,7 @@ class Lexicon:
     made_by: dict[str, str]             # folded model name → the state that makes it ("kn-23" → north_korea)
     use_verbs: frozenset[str]           # receive verbs that mean using weapons (fire, launch, use)
     user_heads: re.Pattern              # "Russian forces / attack / crew": a party seen using weapons
+    attacks_with: re.Pattern            # "Russia struck Kharkiv with ...": after a party, it attacks with something
     gated_items: dict[str, re.Pattern]  # item class → the purpose its sentence must show
     item_class_of: dict[str, str]       # a gated class counted as another ("technical_help" → technology)
     gated_phrases: frozenset[str]       # item phrases of the gated classes (lowercase): their purpose is
@@ -118,6 +119,12 @@ class Lexicon:
             gated_phrases=frozenset(p.lower() for kind in (data.get("gated_items") or {})
                                     for p in data["items"].get(kind, [])),
             user_heads=re.compile(rf"(?:['’]s)?[\s-]+(?:\w+\s+)?(?:{_alternation(data.get('user_heads', ['forces']))})\b", re.I),
+            attacks_with=re.compile(
+                r"(?:['’]s\s+[\w-]+)?\s+(?:(?:has|have|had|again|also|reportedly|repeatedly)\s+)*(?:"
+                + _alternation(sorted({f for lemma in data.get("attack_verbs", []) for f in
+                                       inflect(lemma, doubles) | set(data.get("irregular", {}).get(lemma, []))}))
+                + r")\s+[^.;:()\s][^.;:()]{0,80}?\bwith\b", re.I)     # with a target before "with"
+            if data.get("attack_verbs") else re.compile(r"(?!)"),
             passive=re.compile(rf"(?:ed|en|{_alternation(data['irregular_participles'])})$", re.I))
 
 

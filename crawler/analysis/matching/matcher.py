@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import re
 
-from wirewatch.crawler.analysis.matching.events import Analysis, Event, EventReader
+from wirewatch.crawler.analysis.matching.events import (
+    _PRONOUN_SUBJECT,
+    Analysis,
+    Event,
+    EventReader,
+)
 from wirewatch.crawler.analysis.matching.facts import FactBuilder
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer, Mention
 from wirewatch.crawler.analysis.matching.lexicon import Lexicon
@@ -23,6 +28,7 @@ _NEGATION = re.compile(r"\b(?:not|never|no evidence|den(?:y|ied|ies|ying)|reject
 _HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event|"
                            r"(?:warn|warns|warned|warning|caution|cautions|cautioned)\s+(?:\w+\s+)?against)\b", re.I)
 _HEADLINE_TO = re.compile(r"^\s+to\s", re.I)      # "Russia to share technology with ..."
+_EXCHANGE = re.compile(r"\s+(?:[\w-]+\s+){0,2}(?:in\s+exchange\s+for|in\s+return\s+for)\s+(?:[\w-]+\s+){0,3}", re.I)
 _NO_ITEM = re.compile(r"\bno\s+(?:\w+\s+){0,2}$", re.I)                  # "no weapons had been sent"
 _ANY_BEFORE = re.compile(r"\bany\s+(?:\w+\s+)?$", re.I)                  # "any transfer ... would"
 _NEGATED_AFTER = re.compile(r"^(?:(?!\b(?:who|which|that|though|although|according|while)\b)[^;:,]){0,40}?"
@@ -66,6 +72,7 @@ class Matcher:
     def _judge(self, watch: Watch, sentences: list[str], analysed) -> MatchResult:
         events, notes, orphans = [], [], []
         for index, (_, analyses) in enumerate(analysed):
+            made: dict[int, Event] = {}
             for a in analyses:
                 if a.item.kind not in watch.items:
                     continue
@@ -73,9 +80,11 @@ class Matcher:
                     orphans.append(a)
                 event, note = self._complete(watch, a, sentences, analysed)
                 if event:
-                    events.append(event)
+                    made[id(a)] = event
                 elif note:
                     notes.append(f"sentence {index}: {note}: {sentences[index][:160]}")
+            made.update(self._exchanged(watch, index, sentences, analysed, made))
+            events += made.values()
         if not events:
             return MatchResult(watch.name, False, 0.0, watch.spec.severity, "",
                                explanation=tuple(notes or ["no transfer between the watched parties found"]))
@@ -112,10 +121,12 @@ class Matcher:
                 and (supplier is None or supplier.entity not in self._parties or supplier.entity == a.origin.entity) \
                 and self.lex.status["in combat"].search(sent):
             supplier = a.origin           # "... took North Korean soldiers prisoner": the captor receives nothing
-            recipient, factor, where = self._borrow(watch, supplier.entity, a, sentences, analysed, True)
+            recipient, factor, where = self._borrow(watch, supplier.entity, a, sentences, analysed, True,
+                                                    weapons_origin=True)
             base, how = base * factor, f"{how}; in combat, recipient from {where}" if recipient else how
         if supplier is not None and recipient is None and a.user is not None and a.origin is not None \
-                and supplier.entity == a.origin.entity and a.user.entity != supplier.entity:
+                and supplier.entity == a.origin.entity and a.user.entity != supplier.entity \
+                and not self._maker_acts(sent, a, analysed[a.sentence][0]):
             recipient = a.user            # "a KN-23 fired by Russian forces": who uses it received it
             base, how = scoring.used_by_recipient, f"{how}; used by {self.gaz.label(a.user.entity)}"
         if a.carried_item:
@@ -170,6 +181,53 @@ class Matcher:
                 if other is None or (s if receives else r) == other.entity}
         return next((m for m in analysed[a.sentence - 1][0] if m.entity in fits and m.kind != "location"), None)
 
+    @staticmethod
+    def _maker_acts(sent: str, a: Analysis, mentions: list[Mention]) -> bool:
+        """'North Korea tested a KN-23': the item's own state acts on it a few words before, so the
+        weapon is not the one the sentence's user fired."""
+        return any(m.entity == a.origin.entity and m.end <= a.item.start and not m.possessive
+                   and m.kind in ("name", "capital") and re.fullmatch(r"\s+(?:[\w-]+\s+){1,4}", sent[m.end:a.item.start])
+                   for m in mentions)
+
+    def _exchanged(self, watch: Watch, index: int, sentences, analysed, made: dict[int, Event]) -> dict[int, Event]:
+        """'A in exchange for B': what one side gives, the other gives back. A side the sentence
+        resolved sets the other; with neither, "They negotiated shells in exchange for technology"
+        takes the two parties of the previous sentence in the order it names them."""
+        sent, analyses = sentences[index], [a for a in analysed[index][1] if a.item.kind in watch.items]
+        out: dict[int, Event] = {}
+        for first, second in zip(analyses, analyses[1:]):
+            if not _EXCHANGE.fullmatch(sent[first.item.end:second.item.start]):
+                continue
+            known = made.get(id(first)) or made.get(id(second))
+            if known is not None:              # the verb's reading holds for the side it governs
+                other = second if known is made.get(id(first)) else first
+                made.pop(id(other), None)
+                pair = (known.recipient, known.supplier)
+                score, rule = known.score * watch.scoring.same_sentence, "given in exchange"
+            elif _PRONOUN_SUBJECT.search(sent[:first.item.start]) and index > 0:
+                named = [m for m in analysed[index - 1][0] if m.kind != "location"]
+                giver = next((m for m in named if any(m.entity == s for s, _ in watch.directions)), None)
+                taker = next((m for m in named if giver and (giver.entity, m.entity) in watch.directions), None)
+                if giver is None or taker is None:
+                    continue
+                made[id(first)] = self._event(watch, first, index, sent, giver, taker, "exchange, parties carried")
+                pair, score, rule = (taker, giver), made[id(first)].score, "exchange, parties carried"
+                out[id(first)] = made[id(first)]
+            else:
+                continue
+            for side in (first, second):
+                if id(side) not in made and (pair[0].entity, pair[1].entity) in watch.directions:
+                    out[id(side)] = self._event(watch, side, index, sent, pair[0], pair[1], rule, score)
+        return out
+
+    def _event(self, watch: Watch, a: Analysis, index: int, sent: str, supplier: Mention, recipient: Mention,
+               rule: str, score: float | None = None) -> Event:
+        if score is None:
+            score = watch.scoring.item_without_verb * watch.scoring.pronoun_subject
+        quantity, approx = quantity_before(sent[:a.item.start])
+        return Event(index, sent, supplier, recipient, a.item, a.anchor, round(score, 3), rule, quantity, approx,
+                     self._status(sent, a))
+
     def _mutual_parties(self, watch: Watch, a: Analysis, analysed) -> tuple[Mention, Mention] | None:
         """The two parties of a mutual clause: the last two states named before it (in its sentence,
         else with the previous one), if the watch follows aid between them."""
@@ -184,17 +242,22 @@ class Matcher:
             return last[1], last[0]
         return None
 
-    def _borrow(self, watch: Watch, known: str, a: Analysis, sentences, analysed, want_recipient: bool):
-        """The counterpart of `known` from the same sentence, then the adjacent ones, then the title."""
+    def _borrow(self, watch: Watch, known: str, a: Analysis, sentences, analysed, want_recipient: bool,
+                weapons_origin: bool = False):
+        """The counterpart of `known` from the same sentence, then the adjacent ones, then the title.
+        With `weapons_origin`, a state named only as another item's maker is no counterpart
+        ("Russian troops shelled Kupiansk with North Korean guns" sends no troops to North Korea)."""
         partners = {r if want_recipient else s for s, r in watch.directions if (s if want_recipient else r) == known}
         for offset, weight, where in _BORROW_FROM:
             index = 0 if offset is None else a.sentence + offset
             if not 0 <= index < len(sentences):
                 continue
             mentions: list[Mention] = analysed[index][0]
+            makers = {(x.origin.start, x.origin.end) for x in analysed[index][1]
+                      if x.origin is not None and x.item.kind not in self.lex.personnel} if weapons_origin else set()
             for m in mentions:
                 before = sentences[index][max(0, m.start - 12):m.start].lower()
-                if m.entity in partners and "against" not in before:
+                if m.entity in partners and "against" not in before and (m.start, m.end) not in makers:
                     return m, watch.scoring.base(weight), where
         return None, 1.0, ""
 
