@@ -2,6 +2,7 @@
 
     spider ──ArticleItem──► pipeline ──► analysis ──PageAnalysis(Extracted, MatchResult…)──► store
     store ──Fact / MatchResult──► alert payload;   spider counters ──SourceCounts──► run record, report
+    scheduler ──CrawlJob──► crawl worker ──SourceDone / JobDone──► scheduler (health, run record)
 
 Frozen dataclasses: a field is spelled once, here, and a type checker sees every reader. The alert
 payload itself stays a JSON object: it is the webhook body of the contract, stored as it is sent.
@@ -165,3 +166,26 @@ class SourceCounts:
     def of(cls, row) -> "SourceCounts":
         """The counters stored on a run record (any object with the same attribute names)."""
         return cls(**{f.name: getattr(row, f.name) or 0 for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class CrawlJob:
+    """The crawl worker's whole input: crawl these sources, as this run. Plain data, so a job
+    could as well come from a task queue on another machine."""
+    run_id: int
+    names: tuple[str, ...]
+    trial: bool = False                 # store and match, queue no alert
+    timeout: float = 900.0              # the job's sources are stopped (failed: timed out) after this
+
+
+@dataclass(frozen=True)
+class SourceDone:
+    """The worker finished one source of a job; its run record is stored."""
+    run_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class JobDone:
+    """Every source of the job is finished (or was stopped)."""
+    run_id: int

@@ -127,15 +127,15 @@ def test_shipped_example_config_is_valid(monkeypatch):
     assert config.channel_names() == ["slack", "webhook", "email"]
 
 
-def test_worker_counts_follow_the_cores_unless_the_config_sets_them(tmp_path, capsys):
+def test_analysis_processes_follow_the_cores_unless_the_config_sets_them(tmp_path, capsys):
     cores = max(1, min(8, len(os.sched_getaffinity(0))))
     path = tmp_path / "w.yaml"
     path.write_text("storage: sqlite:///x.db\n")
     assert main(["-c", str(path), "check"]) == 0
-    assert f"workers: {cores} crawls at once (daemon), {cores} analysis processes per crawl" in capsys.readouterr().out
+    assert f"workers: one crawl worker, 32 sources at once, {cores} analysis processes" in capsys.readouterr().out
     path.write_text("storage: sqlite:///x.db\nworkers: {crawls: 5, analysis: 1}\n")
     assert main(["-c", str(path), "check"]) == 0
-    assert "workers: 5 crawls at once (daemon), 1 analysis processes per crawl" in capsys.readouterr().out
+    assert "workers: one crawl worker, 5 sources at once, 1 analysis processes" in capsys.readouterr().out
     path.write_text("workers: {crawls: 0}\n")
     assert main(["-c", str(path), "check"]) == 2
     assert "workers.crawls (line 1)" in capsys.readouterr().err

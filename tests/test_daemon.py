@@ -236,21 +236,3 @@ def test_quiet_source_sends_one_operational_alert(world):
     assert wait_for(quiet, 20), daemon.output()
     time.sleep(3)
     assert len(quiet()) == 1 and "no new article since" in quiet()[0]["message"]
-
-
-def test_overdue_sources_run_at_once_and_the_others_wait():
-
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    from wirewatch.crawler.conf.sections import Source
-    from wirewatch.crawler.service.daemon import Daemon
-    from wirewatch.crawler.store.schema import SourceState, utcnow
-
-    source = Source(name="s", type="feed", url="https://example.org/feed", every="1h")
-    trigger = IntervalTrigger(hours=1)
-    now = dt.datetime.now(dt.timezone.utc)
-    assert Daemon._first_run(source, trigger, None) - now < dt.timedelta(seconds=5)
-    stale = SourceState(source="s", last_success=utcnow() - dt.timedelta(hours=2))
-    assert Daemon._first_run(source, trigger, stale) - now < dt.timedelta(seconds=5)
-    fresh = SourceState(source="s", last_success=utcnow() - dt.timedelta(minutes=10))
-    assert dt.timedelta(minutes=49) < Daemon._first_run(source, trigger, fresh) - now < dt.timedelta(minutes=50, seconds=5)

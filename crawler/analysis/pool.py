@@ -18,6 +18,7 @@ from wirewatch.crawler.records import EntryHints, PageAnalysis
 
 _MATCHER = None
 _LIMITS = Analysis()
+PAGES_PER_PROCESS = 1000       # an analysis process is replaced after this many pages (bounded memory)
 
 
 class _TooSlow(Exception):
@@ -70,7 +71,8 @@ def _ready() -> None:
 
 def start_pool(watch_refs: list[str], workers: int, limits: Analysis) -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init, initargs=(watch_refs, limits))
+                               initializer=_init, initargs=(watch_refs, limits),
+                               max_tasks_per_child=PAGES_PER_PROCESS)
     for _ in range(workers):
         pool.submit(_ready)
     return pool

@@ -44,8 +44,8 @@ def print_plan(config: Config) -> int:
     print(f"storage: {storage}")
     print(f"network: allow_private={config.network.allow_private} timeout={config.network.timeout:g}s "
           f"max_bytes={config.network.max_bytes} per_domain={config.network.per_domain}")
-    print(f"workers: {config.workers.crawl_processes} crawls at once (daemon), "
-          f"{config.workers.analysis_processes} analysis processes per crawl")
+    print(f"workers: one crawl worker, {config.workers.crawls} sources at once, "
+          f"{config.workers.analysis_processes} analysis processes")
     print(f"sources ({len(config.sources)}):")
     for s in config.sources:
         extra = f" follow={s.follow!r}" if s.follow else ""
@@ -72,6 +72,19 @@ def _ago(when: dt.datetime | None) -> str:
     return f"{seconds}s ago"
 
 
+def _due(when: dt.datetime | None) -> str:
+    """When the daemon checks the source next: 'in 40s', 'now' when it is due or overdue."""
+    if when is None:
+        return "now"
+    seconds = int((when - utcnow()).total_seconds())
+    if seconds <= 0:
+        return "now"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"in {seconds // size}{unit}"
+    return f"in {seconds}s"
+
+
 def print_status(config: Config) -> int:
     sessions = open_database(config.storage, config.base_dir)
     since = utcnow() - dt.timedelta(hours=24)
@@ -80,12 +93,16 @@ def print_status(config: Config) -> int:
         recent = dict(session.execute(select(Article.source, func.count()).where(
             Article.fetched_at >= since).group_by(Article.source)).all())
         queue = dict(session.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
-    print(f"{'source':24} {'last success':14} {'failures':>8} {'new 24h':>8}  last error")
+    print(f"{'source':24} {'last check':12} {'next due':12} {'lag':>6} {'last success':13} {'failures':>8} "
+          f"{'new 24h':>8}  last error")
     for source in config.sources:
         state = states.get(source.name)
         failures = state.consecutive_failures if state else 0
         error = (state.last_error or "") if state and failures else ""
-        print(visible(f"{source.name:24} {_ago(state.last_success if state else None):14} {failures:>8} "
+        lag = f"{state.last_lag:.1f}s" if state and state.last_lag is not None else "-"
+        print(visible(f"{source.name:24} {_ago(state.last_attempt if state else None):12} "
+                      f"{_due(state.next_due if state else None):12} {lag:>6} "
+                      f"{_ago(state.last_success if state else None):13} {failures:>8} "
                       f"{recent.get(source.name, 0):>8}  {error[:100]}"))
     print(f"alerts: {queue.get('pending', 0)} pending, {queue.get('dead', 0)} dead, "
           f"{queue.get('delivered', 0)} delivered")

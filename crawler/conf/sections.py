@@ -152,13 +152,12 @@ def _cores(limit: int = 8) -> int:
 
 
 class Workers(Strict):
-    """Processes; unset means one per core (at most 8)."""
-    crawls: int | None = Field(None, ge=1, le=64)       # crawls at once in the daemon
-    analysis: int | None = Field(None, ge=1, le=64)     # extraction + matching processes per crawl
-
-    @property
-    def crawl_processes(self) -> int:
-        return self.crawls or _cores()
+    """The crawl worker (one long-lived process) and its analysis processes."""
+    crawls: int = Field(32, ge=1, le=1000)              # sources crawled at once by the crawl worker
+    analysis: int | None = Field(None, ge=1, le=64)     # extraction + matching processes (unset: cores, max 8)
+    recycle_after: int = Field(2000, ge=1)              # crawl jobs before the worker is replaced
+    max_rss: int = 768 * 1024 * 1024                    # ... or once it holds this much memory
+    _sizes = field_validator("max_rss", mode="before")(parse_size)
 
     @property
     def analysis_processes(self) -> int:

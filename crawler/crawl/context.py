@@ -13,10 +13,11 @@ from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import AlertPolicy, SourceCounts
 from wirewatch.crawler.secrets import redact
 from wirewatch.crawler.store.database import is_known, known_urls
-from wirewatch.crawler.store.schema import FetchState, RunSource, UrlFailure, utcnow
+from wirewatch.crawler.store.schema import FetchState, RunSource, SourceState, UrlFailure, utcnow
 
 log = logging.getLogger("wirewatch.crawl")
 FAILED_ATTEMPTS = 3         # crawls an article URL may fail (5xx, timeout) before it is given up
+ROBOTS_TTL = 3600.0         # a site's robots.txt is read again after an hour
 
 
 @dataclass
@@ -28,6 +29,7 @@ class SourceStats:
     errors: list[str] = field(default_factory=list)
     source_failed: bool = False
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    finished: bool = False              # its run record is stored
 
     def fail_source(self, message: str) -> None:
         self.source_failed = True
@@ -40,29 +42,17 @@ class SourceStats:
         log.warning("%s: %s", self.source, message)
 
 
-class CrawlContext:
-    def __init__(self, config: Config, sessions: sessionmaker[Session], run_id: int, trial: bool = False):
-        self.config = config
-        self.sessions = sessions
-        self.run_id = run_id
-        self.alert_policy = AlertPolicy(self._baseline_sources(), config.alerts.max_age, trial)
-        from wirewatch.crawler.crawl.robots import RobotsCache  # Scrapy side only (child process)
-        self.robots = RobotsCache()
-        self._pool = None
-        self.channels = config.channel_names()
-        self.stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in config.sources}
-        self._claimed: set[str] = set()
+class Shared:
+    """What the crawls of one worker process share, job after job: robots.txt per site (kept for
+    an hour) and the extraction and matching processes (started with the first article)."""
 
-    def _baseline_sources(self) -> frozenset[str]:
-        """Sources never crawled successfully whose backlog is only stored, not alerted."""
-        with self.sessions() as session:     # crawled once in full: ok, and nothing left for later
-            done = set(session.scalars(select(RunSource.source).where(
-                RunSource.status == "ok", (RunSource.left.is_(None)) | (RunSource.left == 0))))
-        return frozenset(s.name for s in self.config.sources if s.backlog == "store" and s.name not in done)
+    def __init__(self, config: Config):
+        from wirewatch.crawler.crawl.robots import RobotsCache  # Scrapy side only (worker process)
+        self.config = config
+        self.robots = RobotsCache(ttl=ROBOTS_TTL)
+        self._pool = None
 
     def pool(self):
-        """Worker processes for extraction and matching, started when the first article is queued
-        (a crawl that finds nothing new never starts them)."""
         if self._pool is None:
             from wirewatch.crawler.analysis.pool import start_pool
             self._pool = start_pool([ref.include for ref in self.config.watches],
@@ -72,6 +62,55 @@ class CrawlContext:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class CrawlContext:
+    """One crawl job: its sources' counters, the articles it has claimed, its alert policy."""
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session], run_id: int, trial: bool = False,
+                 names: list[str] | tuple[str, ...] | None = None, shared: Shared | None = None):
+        self.config = config
+        self.sessions = sessions
+        self.run_id = run_id
+        self.names = tuple(names) if names is not None else tuple(s.name for s in config.sources)
+        self.alert_policy = AlertPolicy(self._baseline_sources(), config.alerts.max_age, trial)
+        self._own = shared is None
+        self.shared = shared or Shared(config)
+        self.robots = self.shared.robots
+        self.channels = config.channel_names()
+        self.stats: dict[str, SourceStats] = {name: SourceStats(name) for name in self.names}
+        self._claimed: set[str] = set()
+        self.interrupted = False            # stopped by a shutdown: its sources say "interrupted"
+        self.timed_out: float | None = None  # stopped by the job's timeout (seconds)
+
+    def _baseline_sources(self) -> frozenset[str]:
+        """Sources of this job never crawled in full whose backlog is only stored, not alerted."""
+        store = [s.name for s in self.config.sources if s.backlog == "store" and s.name in self.names]
+        if not store:
+            return frozenset()
+        with self.sessions.begin() as session:
+            done = {state.source: state.backlog_done for state in session.scalars(
+                select(SourceState).where(SourceState.source.in_(store)))}
+            unknown = [name for name in store if done.get(name) is None]
+            if unknown:                    # a database from before backlog_done: read the run records once
+                complete = set(session.scalars(select(RunSource.source).where(
+                    RunSource.source.in_(unknown), RunSource.status == "ok",
+                    (RunSource.left.is_(None)) | (RunSource.left == 0)).distinct()))
+                for name in unknown:
+                    done[name] = name in complete
+                    if name in complete:
+                        _state(session, name).backlog_done = True
+        return frozenset(name for name in store if not done[name])
+
+    def pool(self):
+        """Worker processes for extraction and matching, started when the first article is queued
+        (a crawl that finds nothing new never starts them)."""
+        return self.shared.pool()
+
+    def close(self) -> None:
+        if self._own:
+            self.shared.close()
 
     def claim(self, canonical: str) -> bool:
         """True for the first source of this crawl that asks for an article; two sources listing
@@ -116,17 +155,38 @@ class CrawlContext:
     def finish_source(self, name: str, reason: str) -> None:
         """Record the source's counts; keep conditional-GET validators only if it went well."""
         stats = self.stats[name]
+        status = "ok"
         if reason not in ("finished", "closespider_itemcount"):
-            stats.fail_source(f"crawl ended early: {reason}")
+            if self.interrupted:
+                status = "interrupted"
+                stats.error("interrupted by shutdown")
+            elif self.timed_out is not None:
+                stats.fail_source(f"crawl timed out after {self.timed_out:.0f}s")
+            else:
+                stats.fail_source(f"crawl ended early: {reason}")
+        if stats.source_failed and status != "interrupted":   # its request cut off by the stop is no failure
+            status = "failed"
         with self.sessions.begin() as session:
             session.add(RunSource(
-                run_id=self.run_id, source=name, status="failed" if stats.source_failed else "ok",
+                run_id=self.run_id, source=name, status=status,
                 errors=stats.errors, duration=round(time.monotonic() - stats.started, 3),
                 **stats.counts.as_dict()))
+            if status == "ok" and not stats.counts.left:
+                state = _state(session, name)
+                if not state.backlog_done:
+                    state.backlog_done = True
             # validators are kept only when the source went well and nothing was left over: the
             # next crawl must read the document in full to find the entries it still owes
-            if not stats.source_failed and not stats.counts.left and not stats.counts.failed:
+            if status == "ok" and not stats.counts.left and not stats.counts.failed:
                 for url, (etag, last_modified) in stats.validators.items():
                     state = session.get(FetchState, url) or FetchState(url=url, source=name)
                     state.etag, state.last_modified, state.updated_at = etag, last_modified, utcnow()
                     session.merge(state)
+
+
+def _state(session: Session, name: str) -> SourceState:
+    state = session.get(SourceState, name)
+    if state is None:
+        state = SourceState(source=name, consecutive_failures=0, failing_alerted=False, quiet_alerted=False)
+        session.add(state)
+    return state

@@ -1,9 +1,10 @@
-"""robots.txt, fetched once per site and crawl, shared by every spider of the crawl: the
+"""robots.txt, fetched once per site and hour, shared by every spider of the crawl worker: the
 downloader middleware obeys it and the sitemap spider reads its `Sitemap:` lines from the same
 fetch (Scrapy's own middleware and the spider used to fetch it twice, once per source)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlsplit
@@ -14,6 +15,8 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
+
+MAX_SITES = 10_000
 
 
 @dataclass(frozen=True)
@@ -32,23 +35,33 @@ class RobotsTxt:
 
 
 class RobotsCache:
-    def __init__(self):
-        self._sites: dict[str, RobotsTxt] = {}
+    """robots.txt per site, shared by every crawl of the worker process and read again after
+    `ttl` seconds; a fetch under way is awaited by every request that needs it."""
+
+    def __init__(self, ttl: float = 3600.0):
+        self.ttl = ttl
+        self._sites: dict[str, tuple[float, RobotsTxt]] = {}
         self._waiting: dict[str, list[Deferred]] = {}     # requests waiting for a fetch under way
 
     async def get(self, url: str, crawler) -> RobotsTxt:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        if origin in self._sites:
-            return self._sites[origin]
+        cached = self._sites.get(origin)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
         if origin in self._waiting:
             waiter: Deferred = Deferred()
             self._waiting[origin].append(waiter)
             return await maybe_deferred_to_future(waiter)
         self._waiting[origin] = []
-        robots = await self._fetch(origin, crawler)
-        self._sites[origin] = robots
-        for waiter in self._waiting.pop(origin):
+        try:
+            robots = await self._fetch(origin, crawler)
+        finally:
+            waiters = self._waiting.pop(origin)
+        self._sites[origin] = (time.monotonic(), robots)
+        if len(self._sites) > MAX_SITES:                  # a long-lived worker: forget the oldest
+            del self._sites[min(self._sites, key=lambda o: self._sites[o][0])]
+        for waiter in waiters:
             waiter.callback(robots)
         return robots
 

@@ -47,6 +47,8 @@ DEFAULTS = {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
         "wirewatch.crawler.crawl.robots.SharedRobotsMiddleware": 100,
         "wirewatch.crawler.crawl.middlewares.ConditionalGetMiddleware": 560,
+        # one limit per host across all the worker's spiders, right before the download
+        "wirewatch.crawler.crawl.hostgate.HostGateMiddleware": 990,
     },
     "SPIDER_MIDDLEWARES": {},
     # No proxy from the environment: a proxy resolves the target itself, past the address guard.

@@ -1,6 +1,11 @@
-"""`wirewatch run`: the daemon. APScheduler 3 runs one crawl job per source on its own schedule
-(each crawl in a child process), and the alert dispatcher every few seconds. SIGHUP reloads the
-config, SIGTERM / SIGINT stop it within the grace period; the database keeps everything else."""
+"""`wirewatch run`: the daemon.
+
+Every second a scheduler tick (APScheduler 3) reads which sources are due from the database and
+hands them, as one job, to the crawl worker: a long-lived process running Scrapy (service/worker.py)
+that crawls many sources at once and reports each as it finishes. The daemon records each source's
+health as it comes back, and the alert dispatcher runs every few seconds. SIGHUP reloads the
+config (the next jobs go to a worker started with it), SIGTERM / SIGINT stop it within the grace
+period; the database keeps everything else."""
 
 from __future__ import annotations
 
@@ -8,27 +13,30 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from wirewatch.alerts.outbox import Dispatcher, release_leases
 from wirewatch.crawler.conf.load import load_config
 from wirewatch.crawler.conf.model import Config
-from wirewatch.crawler.conf.sections import Source
 from wirewatch.crawler.errors import ConfigError
+from wirewatch.crawler.records import CrawlJob
+from wirewatch.crawler.service.health import record_health
 from wirewatch.crawler.service.lock import DaemonLock
-from wirewatch.crawler.service.runner import run_crawl, stop_active
+from wirewatch.crawler.service.runner import collect, new_run, source_report
+from wirewatch.crawler.service.schedule import claim_due, due_again
+from wirewatch.crawler.service.workers import CrawlService
 from wirewatch.crawler.store.database import open_database
-from wirewatch.crawler.store.schema import Run, SourceState, utcnow
+from wirewatch.crawler.store.schema import Run, RunSource, utcnow
 
 log = logging.getLogger("wirewatch.daemon")
-MISFIRE_GRACE = 3600            # a crawl that could not start on time still runs within the hour
+TICK = 1.0                      # seconds between two looks at what is due
 
 
 class Daemon:
@@ -41,11 +49,15 @@ class Daemon:
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.dispatcher: Dispatcher | None = None
+        self.crawls = CrawlService(config, self._source_done, self._job_done, log_level, log_format)
+        self._busy: dict[str, int] = {}          # source → run id of the job crawling it
+        self._started: dict[int, float] = {}     # run id → when its job was handed out
+        self._retried: set[str] = set()          # sources retried once after a worker died
+        self._state_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             timezone=dt.timezone.utc,
-            executors={"default": ThreadPoolExecutor(config.workers.crawl_processes),
-                       "dispatch": ThreadPoolExecutor(1)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE})
+            executors={"default": ThreadPoolExecutor(1), "dispatch": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
         self.scheduler.add_listener(self._job_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -80,7 +92,7 @@ class Daemon:
         grace = self.config.daemon.grace
         log.info("stopping: no new crawls; waiting up to %gs for running crawls and sends", grace)
         self.scheduler.pause()
-        stop_active(max(1.0, grace - 5))
+        self.crawls.shutdown(max(1.0, grace - 2))
         self.scheduler.shutdown(wait=True)
         if self.dispatcher is not None:
             self.dispatcher.close()                 # in-flight sends finish; rows stay consistent
@@ -105,6 +117,7 @@ class Daemon:
             log.error("config reload rejected: storage cannot change while running (restart instead)")
             return
         old_dispatcher = self.dispatcher
+        self.crawls.reconfigure(new)            # before the tick can hand out a new source
         self.config = new
         self.dispatcher = Dispatcher(new, self.sessions)
         self._schedule(new)
@@ -114,49 +127,65 @@ class Daemon:
 
     # ---- jobs --------------------------------------------------------------------------------
     def _schedule(self, config: Config) -> None:
-        wanted = {f"crawl:{s.name}" for s in config.sources}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("crawl:") and job.id not in wanted:
-                job.remove()
-        states = self._states()
-        for source in config.sources:
-            trigger = CronTrigger.from_crontab(source.cron, timezone=dt.timezone.utc) if source.cron \
-                else IntervalTrigger(seconds=source.interval, timezone=dt.timezone.utc)
-            first = self._first_run(source, trigger, states.get(source.name))
-            self.scheduler.add_job(self._crawl, trigger, args=[source.name], id=f"crawl:{source.name}",
-                                   name=f"crawl {source.name}", replace_existing=True,
-                                   next_run_time=first)
+        now = dt.datetime.now(dt.timezone.utc)
+        self.scheduler.add_job(self._tick, IntervalTrigger(seconds=TICK), id="crawl", name="crawl due sources",
+                               replace_existing=True, next_run_time=now)
         self.scheduler.add_job(self._dispatch, IntervalTrigger(seconds=config.daemon.dispatch_every),
                                id="dispatch", name="deliver alerts", executor="dispatch",
-                               replace_existing=True, next_run_time=dt.datetime.now(dt.timezone.utc))
+                               replace_existing=True, next_run_time=now)
 
-    def _states(self) -> dict[str, SourceState]:
-        with self.sessions() as session:
-            return {s.source: s for s in session.query(SourceState).all()}
-
-    @staticmethod
-    def _first_run(source: Source, trigger, state: SourceState | None) -> dt.datetime:
-        """Overdue sources (never crawled, or last success older than the interval) run now;
-        the others wait for their next time."""
-        now = dt.datetime.now(dt.timezone.utc)
-        if state is None or state.last_success is None:
-            return now
-        last = state.last_success.replace(tzinfo=dt.timezone.utc)
-        due = trigger.get_next_fire_time(None, last) if source.cron else \
-            last + dt.timedelta(seconds=source.interval)
-        return now if due is None or due <= now else due
-
-    def _crawl(self, name: str) -> None:
+    def _tick(self) -> None:
+        """Hand the due sources to the crawl worker as one job (at most `workers.crawls` at once)."""
         if self.stop.is_set():
             return
+        self.crawls.reap_stuck()
         config = self.config
-        if name not in {s.name for s in config.sources}:
+        with self._state_lock:
+            busy = set(self._busy)
+        names = claim_due(self.sessions, config, busy, config.workers.crawls - len(busy))
+        if not names:
             return
-        report = run_crawl(config, self.sessions, [name], trigger="schedule",
-                           log_level=self.log_level, log_format=self.log_format)
-        for source in report.sources:
-            log.info("%s", source.line(), extra={"source": source.name, "run_id": report.run_id,
-                                                 "counts": source.counts.as_dict()})
+        run_id = new_run(self.sessions, "schedule")
+        with self._state_lock:
+            for name in names:
+                self._busy[name] = run_id
+            self._started[run_id] = time.monotonic()
+        self.crawls.submit(CrawlJob(run_id, tuple(names), False, config.network.crawl_timeout))
+
+    def _source_done(self, job: CrawlJob, name: str) -> None:
+        with self.sessions() as session:
+            row = session.scalars(select(RunSource).where(RunSource.run_id == job.run_id,
+                                                          RunSource.source == name)).first()
+        if row is not None:
+            self._finished(job.run_id, [source_report(row)])
+
+    def _job_done(self, job: CrawlJob, error: str | None) -> None:
+        with self._state_lock:
+            started = self._started.pop(job.run_id, time.monotonic())
+            unreported = [name for name in job.names if self._busy.get(name) == job.run_id]
+        report = collect(self.sessions, job.run_id, job.names, error, time.monotonic() - started,
+                         interrupted=self.stop.is_set())
+        self._finished(job.run_id, [s for s in report.sources if s.name in unreported])
+        if error and not self.stop.is_set():
+            retry = [name for name in unreported if name not in self._retried]
+            if retry:                              # once: a source that kills workers waits its turn
+                self._retried.update(retry)
+                due_again(self.sessions, retry)
+                log.warning("crawl %d was lost (%s); %d source(s) due again now", job.run_id, error, len(retry))
+
+    def _finished(self, run_id: int, reports) -> None:
+        if not reports:
+            return
+        record_health(self.config, self.sessions, reports)
+        for source in reports:
+            quiet = source.status == "ok" and not (source.counts.new or source.counts.matches or source.counts.failed)
+            log.log(logging.DEBUG if quiet else logging.INFO, "%s", source.line(),
+                    extra={"source": source.name, "run_id": run_id, "counts": source.counts.as_dict()})
+            with self._state_lock:
+                if self._busy.get(source.name) == run_id:
+                    del self._busy[source.name]
+                if source.status == "ok":
+                    self._retried.discard(source.name)
 
     def _dispatch(self) -> None:
         if self.dispatcher is not None and not self.stop.is_set():
@@ -164,7 +193,6 @@ class Daemon:
 
     def _job_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MAX_INSTANCES:
-            if event.job_id.startswith("crawl:"):
-                log.warning("%s: previous crawl still running; this run skipped", event.job_id[6:])
+            log.debug("%s: previous run still under way; this one skipped", event.job_id)
         elif event.exception is not None:
             log.error("job %s failed: %s", event.job_id, event.exception)

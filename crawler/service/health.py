@@ -18,13 +18,17 @@ from wirewatch.crawler.store.schema import SourceState, utcnow
 log = logging.getLogger("wirewatch.health")
 
 
-def record_health(config: Config, sessions: sessionmaker[Session], report, notify: bool = True) -> None:
-    """Update each source's health; operator alerts only when `notify` (not in a trial run)."""
+def record_health(config: Config, sessions: sessionmaker[Session], sources, notify: bool = True) -> None:
+    """Update the health of each crawled source (SourceReports); operator alerts only when
+    `notify` (not in a trial run). A source cut off by a shutdown is neither a success nor a failure."""
     if not notify:
         config = config.model_copy(update={"channels": []})
     now = utcnow()
+    sources = [s for s in sources if s.status != "interrupted"]
+    if not sources:
+        return
     with sessions.begin() as session:
-        for source in report.sources:
+        for source in sources:
             state = session.get(SourceState, source.name)
             if state is None:
                 state = SourceState(source=source.name, consecutive_failures=0, failing_alerted=False,

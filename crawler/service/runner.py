@@ -1,11 +1,9 @@
-"""A crawl as the parent sees it: a run record, a child process with a wall-clock timeout,
-a per-source report, and the health bookkeeping of each source."""
+"""A crawl as the parent sees it: a run record, a job for a crawl worker with a wall-clock
+timeout, a per-source report, and the health bookkeeping of each source."""
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,12 +11,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.display import visible
-from wirewatch.crawler.records import SourceCounts
+from wirewatch.crawler.records import CrawlJob, SourceCounts
 from wirewatch.crawler.secrets import redact
-from wirewatch.crawler.service.child import crawl_main
+from wirewatch.crawler.service.workers import CrawlService
 from wirewatch.crawler.store.schema import Run, RunSource, utcnow
 
 log = logging.getLogger("wirewatch.crawl")
@@ -34,7 +31,10 @@ class SourceReport:
 
     def line(self) -> str:
         c = self.counts
-        status = "interrupted" if self.status == "interrupted" else self.status.upper()
+        if self.status == "interrupted":          # cut off by a shutdown: counts would mislead
+            return visible(f"{self.name}: interrupted by shutdown after {self.duration:.1f}s"
+                           + (f" ({c.fetched} fetched, {c.new} new)" if c.fetched else ""))
+        status = self.status.upper()
         text = (f"{self.name}: {status} fetched={c.fetched} new={c.new} known={c.known} "
                 f"skipped={c.skipped} failed={c.failed} gone={c.gone} matches={c.matches}")
         held = c.held_back()
@@ -60,107 +60,65 @@ class CrawlReport:
 def run_crawl(config: Config, sessions: sessionmaker[Session], names: list[str] | None = None,
               trigger: str = "crawl", timeout: float | None = None, log_level: str = "INFO",
               log_format: str = "text", trial: bool = False) -> CrawlReport:
-    """Crawl `names` (all sources by default) in a child process. A trial run stores and
-    matches but queues no alert, operational ones included."""
+    """Crawl `names` (all sources by default) as one job of a crawl worker started for it. A
+    trial run stores and matches but queues no alert, operational ones included."""
     names = names or [s.name for s in config.sources]
     for name in names:
         config.source(name)                       # unknown names are a usage error before we start
     timeout = timeout or config.network.crawl_timeout
+    run_id = new_run(sessions, trigger)
+    started = time.monotonic()
+    finished: list[str | None] = []
+    done = threading.Event()
+
+    def job_done(job: CrawlJob, error: str | None) -> None:
+        finished.append(error)
+        done.set()
+
+    service = CrawlService(config, on_source=lambda job, name: None, on_job=job_done,
+                           log_level=log_level, log_format=log_format)
+    service.submit(CrawlJob(run_id, tuple(names), trial, timeout))
+    if not done.wait(timeout + 30):               # the worker stops a job at its timeout; this is the backstop
+        log.error("crawl %d exceeded its %.0fs timeout; stopping it", run_id, timeout)
+        service.kill()
+        finished.insert(0, f"crawl timed out after {timeout:.0f}s")
+    service.shutdown(grace=10)
+    report = collect(sessions, run_id, names, finished[0] if finished else None, time.monotonic() - started)
+    from wirewatch.crawler.service.health import record_health
+    record_health(config, sessions, report.sources, notify=not trial)
+    return report
+
+
+def new_run(sessions: sessionmaker[Session], trigger: str) -> int:
     with sessions.begin() as session:
         run = Run(trigger=trigger)
         session.add(run)
         session.flush()
-        run_id = run.id
-    started = time.monotonic()
-    error = _run_child(config, names, run_id, timeout, log_level, log_format, trial)
-    report = _collect(sessions, run_id, names, error, time.monotonic() - started)
-    if not SHUTTING_DOWN.is_set():           # a crawl cut short by shutdown is not a source failure
-        from wirewatch.crawler.service.health import record_health
-        record_health(config, sessions, report, notify=not trial)
-    return report
+        return run.id
 
 
-SHUTTING_DOWN = threading.Event()
-_PRELOAD = ["wirewatch.crawler.service.child", "wirewatch.crawler.crawl.context",
-            "wirewatch.crawler.crawl.pipeline", "wirewatch.crawler.crawl.settings",
-            "wirewatch.crawler.store.database", "scrapy.crawler", "wirewatch.spiders"]
+def source_report(row: RunSource) -> SourceReport:
+    return SourceReport(row.source, row.status, SourceCounts.of(row), tuple(row.errors or []), row.duration or 0.0)
 
 
-def _context():
-    """Crawl children fork from a single-threaded fork server that has Scrapy imported already:
-    a fresh process (and Twisted reactor) per crawl without paying the imports each time, and
-    safe to use from the daemon's threads (the fork happens in the server, not here)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
-    # The fork server is started as `python -c ...`, which puts the working directory first on
-    # sys.path: a stray xml.py where wirewatch was started would run inside every crawl.
-    # PYTHONSAFEPATH (Python 3.11+) keeps it off, for the fork server and what it starts.
-    os.environ["PYTHONSAFEPATH"] = "1"
-    return context
-
-
-ACTIVE: set = set()             # running crawl children, so a daemon can stop them on shutdown
-_ACTIVE_LOCK = threading.Lock()
-
-
-def stop_active(grace: float) -> None:
-    """Let running crawls finish within `grace` seconds, then terminate (and at last kill) them."""
-    SHUTTING_DOWN.set()
-    deadline = time.monotonic() + grace
-    with _ACTIVE_LOCK:
-        children = list(ACTIVE)
-    for child in children:
-        child.join(max(0.0, deadline - time.monotonic()))
-    for child in children:
-        if child.is_alive():
-            log.warning("stopping crawl %s: shutdown grace period over", child.name)
-            child.terminate()
-    for child in children:
-        child.join(5)
-        if child.is_alive():
-            child.kill()
-
-
-def _run_child(config: Config, names: list[str], run_id: int, timeout: float, log_level: str,
-               log_format: str, trial: bool) -> str | None:
-    child = _context().Process(target=crawl_main, name=f"wirewatch-crawl-{run_id}", args=(
-        config, names, run_id, secrets.registered(), log_level, log_format, trial))
-    child.start()
-    with _ACTIVE_LOCK:
-        ACTIVE.add(child)
-    try:
-        child.join(timeout)
-    finally:
-        with _ACTIVE_LOCK:
-            ACTIVE.discard(child)
-    if child.is_alive():
-        log.error("crawl %d exceeded its %.0fs timeout; stopping it", run_id, timeout)
-        child.terminate()
-        child.join(10)
-        if child.is_alive():
-            child.kill()
-            child.join()
-        return f"crawl timed out after {timeout:.0f}s"
-    if child.exitcode != 0:
-        return f"crawl process exited with code {child.exitcode}"
-    return None
-
-
-def _collect(sessions: sessionmaker[Session], run_id: int, names: list[str], error: str | None,
-             duration: float) -> CrawlReport:
+def collect(sessions: sessionmaker[Session], run_id: int, names: list[str] | tuple[str, ...], error: str | None,
+            duration: float, interrupted: bool = False) -> CrawlReport:
+    """The run's outcome per source; a source with no record (the worker died or was stopped
+    first) gets one: failed with `error`, or interrupted by a shutdown."""
     with sessions.begin() as session:
         rows = {r.source: r for r in session.scalars(select(RunSource).where(RunSource.run_id == run_id))}
         reports = []
         for name in names:
             row = rows.get(name)
             if row is None:
-                row = RunSource(run_id=run_id, source=name, status="failed",
-                                errors=[redact(error or "the crawl ended before this source finished")])
+                row = RunSource(run_id=run_id, source=name, status="interrupted" if interrupted else "failed",
+                                errors=[redact(error or "the crawl ended before this source finished")],
+                                **SourceCounts().as_dict())
                 session.add(row)
-            reports.append(SourceReport(name, row.status, SourceCounts.of(row), tuple(row.errors or []),
-                                        row.duration or 0.0))
+            reports.append(source_report(row))
         run = session.get(Run, run_id)
         run.finished_at, run.duration = utcnow(), round(duration, 3)
-        run.status = "ok" if all(r.status == "ok" for r in reports) else "failed"
+        run.status = "ok" if all(r.status == "ok" for r in reports) else \
+            "interrupted" if any(r.status == "interrupted" for r in reports) else "failed"
         run.error = error
     return CrawlReport(run_id, reports, duration)

@@ -172,6 +172,11 @@ class SourceState(Base):
     last_new_article: Mapped[dt.datetime | None] = mapped_column(DateTime)
     failing_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     quiet_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the schedule: when the daemon checks the source next, and how late the last check started
+    next_due: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_lag: Mapped[float | None] = mapped_column(Float)
+    # crawled once in full (ok, nothing left over): its backlog no longer counts as a baseline
+    backlog_done: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Run(Base):

@@ -1,0 +1,55 @@
+"""Politeness across sources: every spider in the crawl worker shares one limit per host.
+
+Scrapy keeps its per-domain concurrency per crawler, and the worker runs one crawler per source,
+so fifty sources on one outlet would each allow `network.per_domain` requests there at once. This
+downloader middleware, last before the download, holds a request until its host has a free slot
+in a process-wide gate, and frees the slot when the request leaves the downloader (answered,
+failed or cancelled: Scrapy's `request_left_downloader` signal fires for every one)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import DeferredSemaphore
+
+_GATES: dict[str, DeferredSemaphore] = {}
+_HELD = "_wirewatch_host_slot"
+
+
+def gate(host: str, limit: int) -> DeferredSemaphore:
+    semaphore = _GATES.get(host)
+    if semaphore is None or semaphore.limit != limit:
+        if semaphore is not None and semaphore.tokens != semaphore.limit:
+            return semaphore                 # in use: keep it until it is idle
+        semaphore = _GATES[host] = DeferredSemaphore(limit)
+    return semaphore
+
+
+def in_use() -> dict[str, int]:
+    """Requests in flight per host (for tests and diagnostics)."""
+    return {host: s.limit - s.tokens for host, s in _GATES.items() if s.tokens != s.limit}
+
+
+class HostGateMiddleware:
+    def __init__(self, crawler):
+        self.limit = crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+        crawler.signals.connect(self._left, signal=signals.request_left_downloader)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def process_request(self, request, spider=None):
+        host = (urlsplit(request.url).hostname or "").lower()
+        semaphore = gate(host, self.limit)
+        await maybe_deferred_to_future(semaphore.acquire())
+        request.meta[_HELD] = semaphore
+        return None
+
+    @staticmethod
+    def _left(request, spider=None) -> None:
+        semaphore = request.meta.pop(_HELD, None)
+        if semaphore is not None:
+            semaphore.release()

@@ -1,0 +1,79 @@
+"""When each source is due. The schedule lives in the database (`source_state.next_due`, with
+`last_lag`, how late the last check started), so a restart, `wirewatch status` and any later
+scheduler on another machine all read the same times.
+
+A source never checked, or overdue, is due at once; after a check starts, the next one is due one
+interval later (or at the cron expression's next time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.conf.sections import Source
+from wirewatch.crawler.store.schema import SourceState, utcnow
+
+
+def next_after(source: Source, when: dt.datetime) -> dt.datetime:
+    """The source's next time after `when` (naive UTC, as stored)."""
+    if source.cron:
+        fire = CronTrigger.from_crontab(source.cron, timezone=dt.timezone.utc).get_next_fire_time(
+            None, when.replace(tzinfo=dt.timezone.utc))
+        return fire.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when + dt.timedelta(seconds=source.interval)
+
+
+def first_due(source: Source, state: SourceState | None, now: dt.datetime) -> dt.datetime:
+    """For a source with no stored next time: now if never crawled or overdue since its last
+    success, else one interval (or the next cron time) after that success."""
+    if state is None or state.last_success is None:
+        return now
+    due = next_after(source, state.last_success)
+    return due if due > now else now
+
+
+def claim_due(sessions: sessionmaker[Session], config: Config, busy: set[str], room: int,
+              now: dt.datetime | None = None) -> list[str]:
+    """The due sources not already being crawled (most overdue first, at most `room`), their next
+    times moved on and their lag recorded, in one transaction."""
+    now = now or utcnow()
+    if room <= 0:
+        return []
+    sources = {s.name: s for s in config.sources}
+    with sessions.begin() as session:
+        states = {s.source: s for s in session.scalars(
+            select(SourceState).where(SourceState.source.in_(list(sources))))} if len(sources) <= 2000 else \
+            {s.source: s for s in session.scalars(select(SourceState)) if s.source in sources}
+        due = []
+        for name, source in sources.items():
+            if name in busy:
+                continue
+            state = states.get(name)
+            when = state.next_due if state is not None and state.next_due is not None else \
+                first_due(source, state, now)
+            if when <= now:
+                due.append((when, name))
+        due.sort()
+        chosen = due[:room]
+        updates = []
+        for when, name in chosen:
+            if name not in states:
+                session.add(SourceState(source=name, consecutive_failures=0, failing_alerted=False,
+                                        quiet_alerted=False, next_due=next_after(sources[name], now),
+                                        last_lag=round((now - when).total_seconds(), 3)))
+            else:
+                updates.append({"source": name, "next_due": next_after(sources[name], now),
+                                "last_lag": round((now - when).total_seconds(), 3)})
+        if updates:
+            session.execute(update(SourceState), updates)
+    return [name for _, name in chosen]
+
+
+def due_again(sessions: sessionmaker[Session], names: list[str]) -> None:
+    """Check these sources again at once (their crawl was lost with a crashed worker)."""
+    with sessions.begin() as session:
+        session.execute(update(SourceState).where(SourceState.source.in_(names)).values(next_due=utcnow()))
