@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import glob
 import gzip
 import json
 import os
+import pwd
+import shutil
+import subprocess
+import tempfile
 from html import escape
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.servers import free_port
 from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.load import load_config
 from wirewatch.crawler.demo.localsite import LocalSite, Page
@@ -88,3 +94,30 @@ def crawl_config(path: Path, names: list[str] | None = None):
     config = load_config(path)
     sessions = open_database(config.storage, config.base_dir)
     return run_crawl(config, sessions, names, log_level="WARNING"), sessions
+
+
+def _binary(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs them)")
+    base = Path(tempfile.mkdtemp(prefix="wirewatch-pg-"))       # reachable by the postgres user
+    prefix: list[str] = []
+    if os.geteuid() == 0:                           # initdb refuses to run as root
+        user = pwd.getpwnam("postgres")
+        os.chown(base, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", free_port()
+    subprocess.run(prefix + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
+                   capture_output=True)
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)

@@ -1,54 +1,18 @@
 """The shared deployment: the same crawl, alerts and daemon lock on a real PostgreSQL server
-(a throwaway cluster started by this fixture on 127.0.0.1)."""
+(a throwaway cluster started by the `postgres_url` fixture in conftest.py on 127.0.0.1)."""
 
 from __future__ import annotations
-
-import glob
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import crawl_config, rss, write_config
-from tests.servers import free_port
 from wirewatch.crawler.demo.localsite import Page
 from wirewatch.crawler.errors import LockedError
 from wirewatch.crawler.service.lock import DaemonLock
 from wirewatch.crawler.store.schema import Article, Outbox
 
 pytestmark = pytest.mark.slow            # real crawls in child processes, daemons, servers
-
-
-def _binary(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
-
-
-@pytest.fixture(scope="session")
-def postgres_url():
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs them)")
-    base = Path(tempfile.mkdtemp(prefix="wirewatch-pg-"))       # reachable by the postgres user
-    prefix: list[str] = []
-    if os.geteuid() == 0:                           # initdb refuses to run as root
-        user = pwd.getpwnam("postgres")
-        os.chown(base, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", free_port()
-    subprocess.run(prefix + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
-                   capture_output=True)
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
-                   check=True, capture_output=True)
-    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_crawl_matches_and_alerts_into_postgresql(site, corpus, tmp_path, postgres_url):

@@ -42,6 +42,38 @@ def _parser() -> argparse.ArgumentParser:
                           help="a shipped watch name or a watch YAML path (default: the config's, else nk-russia-aid)")
     classify.add_argument("--explain", action="store_true", help="say why each article did or did not match")
 
+    def since(value: str) -> float:
+        from wirewatch.crawler.conf.durations import parse_duration
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    def listing(name: str, text: str, default_since: str):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--since", type=since, help=f"how far back (default {default_since}), e.g. 24h, 7d")
+        command.add_argument("--format", choices=["table", "json", "csv"], default="table")
+        return command
+
+    matches = listing("matches", "stored matches, newest first, and whether (or why not) each alerted", "7d")
+    matches.add_argument("--watch")
+    matches.add_argument("--source")
+    matches.add_argument("--story", type=int)
+    matches.add_argument("--limit", type=int, default=50)
+    stories = listing("stories", "stories with their outlets and how their facts grew", "30d")
+    stories.add_argument("--watch")
+    stories.add_argument("--limit", type=int, default=50)
+    show = sub.add_parser("show", help="one article: text with the evidence marked, facts, story, deliveries")
+    show.add_argument("ref", metavar="ID|URL")
+    show.add_argument("--format", choices=["text", "json"], default="text")
+    rescan = sub.add_parser("rescan", help="run the current watches again over stored articles (matching only)")
+    rescan.add_argument("--since", type=since, help="articles fetched this far back (default 30d)")
+    rescan.add_argument("--watch", help="only this watch")
+    rescan.add_argument("--alert", action="store_true",
+                        help="queue alerts for matches gained (alerts.max_age and story novelty still hold)")
+    web = sub.add_parser("web", help="the read-only web view (stories, articles, sources, alerts, feed, metrics)")
+    web.add_argument("--listen", metavar="HOST:PORT", help="default: the config's web.listen, else 127.0.0.1:8080")
+
     demo = sub.add_parser("demo", help="the whole flow on a bundled local site, no internet needed")
     demo.add_argument("--db", help="keep the demo database in this SQLite file (default: a temporary one)")
 
@@ -126,6 +158,12 @@ def _dispatch(args) -> int:
     if command == "status":
         from wirewatch.crawler.commands.operator import print_status
         return print_status(config)
+    if command in ("matches", "stories", "show", "rescan"):
+        from wirewatch.crawler.commands import desk
+        return getattr(desk, f"{command}_command")(config, args)
+    if command == "web":
+        from wirewatch.crawler.web.server import web_command
+        return web_command(config, args.listen)
     from wirewatch.crawler.commands.operator import alerts_command
     return alerts_command(config, args)
 

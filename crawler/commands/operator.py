@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.display import visible
 from wirewatch.crawler.store.database import open_database
-from wirewatch.crawler.store.schema import Article, Outbox, SourceState, utcnow
+from wirewatch.crawler.store.schema import Outbox, utcnow
 
 ONE_OFF_DELIVERY_SECONDS = 30.0
 
@@ -86,24 +86,18 @@ def _due(when: dt.datetime | None) -> str:
 
 
 def print_status(config: Config) -> int:
+    from wirewatch.crawler.desk.queries import queue_counts, source_health
     sessions = open_database(config.storage, config.base_dir)
-    since = utcnow() - dt.timedelta(hours=24)
     with sessions() as session:
-        states = {s.source: s for s in session.scalars(select(SourceState))}
-        recent = dict(session.execute(select(Article.source, func.count()).where(
-            Article.fetched_at >= since).group_by(Article.source)).all())
-        queue = dict(session.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
+        health = source_health(session, config)
+        queue = queue_counts(session)
     print(f"{'source':24} {'last check':12} {'next due':12} {'lag':>6} {'last success':13} {'failures':>8} "
           f"{'new 24h':>8}  last error")
-    for source in config.sources:
-        state = states.get(source.name)
-        failures = state.consecutive_failures if state else 0
-        error = (state.last_error or "") if state and failures else ""
-        lag = f"{state.last_lag:.1f}s" if state and state.last_lag is not None else "-"
-        print(visible(f"{source.name:24} {_ago(state.last_attempt if state else None):12} "
-                      f"{_due(state.next_due if state else None):12} {lag:>6} "
-                      f"{_ago(state.last_success if state else None):13} {failures:>8} "
-                      f"{recent.get(source.name, 0):>8}  {error[:100]}"))
+    for row in health:
+        lag = f"{row['lag']:.1f}s" if row["lag"] is not None else "-"
+        print(visible(f"{row['source']:24} {_ago(row['last_check']):12} {_due(row['next_due']):12} {lag:>6} "
+                      f"{_ago(row['last_success']):13} {row['failures']:>8} {row['new_24h']:>8}  "
+                      f"{(row['last_error'] or '')[:100]}"))
     print(f"alerts: {queue.get('pending', 0)} pending, {queue.get('dead', 0)} dead, "
           f"{queue.get('delivered', 0)} delivered")
     return 0

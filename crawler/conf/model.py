@@ -14,6 +14,7 @@ from wirewatch.crawler.conf.sections import (
     Network,
     Source,
     WatchRef,
+    Web,
     Workers,
 )
 from wirewatch.crawler.errors import ConfigError
@@ -31,6 +32,7 @@ class Config(Strict):
     alerts: Alerts = Alerts()
     workers: Workers = Workers()
     analysis: Analysis = Analysis()
+    web: Web | None = None             # the daemon serves the web view too when this is set
     base_dir: str = "."                # where relative paths (sqlite file, CA file) resolve
 
     @field_validator("storage")

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from wirewatch.crawler.conf.base import NAME_PATTERN, Strict, durations, http_url
+from wirewatch.crawler.conf.base import NAME_PATTERN, Secret, Strict, durations, http_url
 from wirewatch.crawler.conf.durations import format_duration, parse_size
 from wirewatch.crawler.netguard import AddressPolicy, nameserver_address
 
@@ -162,3 +162,43 @@ class Workers(Strict):
     @property
     def analysis_processes(self) -> int:
         return self.analysis or _cores()
+
+
+class Web(Strict):
+    """The read-only web view, also served by the daemon when this section is present."""
+    listen: str = "127.0.0.1:8080"
+    token: Secret | None = None          # required unless listening on loopback
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        listen_address(value)
+        return value
+
+    @model_validator(mode="after")
+    def _token_beyond_loopback(self) -> "Web":
+        if not self.loopback and not self.token:
+            raise ValueError(f"listening on {self.listen} (beyond loopback) requires web.token")
+        return self
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return listen_address(self.listen)
+
+    @property
+    def loopback(self) -> bool:
+        host = self.address[0]
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """('127.0.0.1', 8080) from '127.0.0.1:8080', '[::1]:8080' or 'localhost:8080'."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\[\]]+):(\d{1,5})", value.strip())
+    if not m or not 0 < int(m.group(2) or m.group(4)) < 65536:
+        raise ValueError(f"not HOST:PORT: {value!r} (e.g. 127.0.0.1:8080 or [::1]:8080)")
+    return (m.group(1) or m.group(3)), int(m.group(2) or m.group(4))

@@ -49,6 +49,7 @@ class Daemon:
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.dispatcher: Dispatcher | None = None
+        self.web = None
         self.crawls = CrawlService(config, self._source_done, self._job_done, log_level, log_format)
         self._busy: dict[str, int] = {}          # source → run id of the job crawling it
         self._started: dict[int, float] = {}     # run id → when its job was handed out
@@ -70,6 +71,9 @@ class Daemon:
             if released:
                 log.warning("%d alert(s) claimed by a dispatcher that is gone are due again", released)
             self.dispatcher = Dispatcher(self.config, self.sessions)
+            if self.config.web is not None:         # the read-only web view, in a thread of its own
+                from wirewatch.crawler.web.server import WebThread
+                self.web = WebThread(self.config).start()
             self._schedule(self.config)
             self.scheduler.start()
             log.info("daemon started: %d source(s), %d channel(s), dispatch every %gs",
@@ -96,6 +100,8 @@ class Daemon:
         self.scheduler.shutdown(wait=True)
         if self.dispatcher is not None:
             self.dispatcher.close()                 # in-flight sends finish; rows stay consistent
+        if self.web is not None:
+            self.web.close()
         log.info("stopped")
 
     def _close_interrupted_runs(self) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.errors import ConfigError
 from wirewatch.crawler.logs import setup_logging
 from wirewatch.crawler.records import CrawlJob, JobDone, SourceDone
 
@@ -124,7 +125,7 @@ class _Worker:
         for name in job.names:
             try:
                 source = self.config.source(name)
-            except KeyError:                   # handed out just as the config changed
+            except ConfigError:                # handed out just as the config changed
                 continue                       # _job_done records it as not started
             crawler = self.runner.create_crawler(SPIDERS[source.type])
             crawler.signals.connect(self._closer(ctx, name), signal=signals.spider_closed, weak=False)

@@ -64,7 +64,7 @@ def ingest(sessions: sessionmaker[Session], item: ArticleItem, analysis: PageAna
             content_hash=content_hash(extracted.text), analysed_chars=analysis.analysed_chars)
         session.add(article)
         session.flush()
-        held = tuple(_store_match(session, article, result, channels, policy, now) for result in results)
+        held = tuple(store_match(session, article, result, channels, policy, now) for result in results)
         state = session.get(SourceState, item.source) or SourceState(source=item.source)
         state.last_new_article = utcnow()
         session.merge(state)
@@ -88,11 +88,13 @@ def hold_back(policy: AlertPolicy, source: str, published: dt.datetime, now: dt.
     return None
 
 
-def _store_match(session: Session, article: Article, result: MatchResult, channels: list[str],
-                 policy: AlertPolicy, now: dt.datetime) -> str | None:
+def store_match(session: Session, article: Article, result: MatchResult, channels: list[str],
+                policy: AlertPolicy, now: dt.datetime, hold: str | None = None) -> str | None:
+    """Store one match with its facts and story; queue its alert unless something holds it back
+    (`hold` forces a reason, e.g. a rescan without --alert). Returns the reason, or None."""
     story, news = assign_story(session, result.watch, article, result.facts)
     article.story_id = article.story_id or story.id
-    reason = hold_back(policy, article.source, article.published_at, now, news, channels)
+    reason = hold or hold_back(policy, article.source, article.published_at, now, news, channels)
     if reason is None and not result.alert:
         reason = "status"                 # the watch holds facts of these statuses back
     match = MatchRow(article_id=article.id, watch=result.watch, score=result.score,

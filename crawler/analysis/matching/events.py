@@ -89,6 +89,7 @@ class Event:
     quantity: float | None
     approx: bool
     status: str
+    counted: tuple[int, int] | None = None     # where the quantity stands in the sentence
 
 
 @dataclass

@@ -17,7 +17,7 @@ from wirewatch.crawler.analysis.matching.events import (
 from wirewatch.crawler.analysis.matching.facts import FactBuilder
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer, Mention
 from wirewatch.crawler.analysis.matching.lexicon import Lexicon
-from wirewatch.crawler.analysis.matching.quantities import quantity_before
+from wirewatch.crawler.analysis.matching.quantities import quantity_span
 from wirewatch.crawler.analysis.matching.query import TermIndex, terms_of
 from wirewatch.crawler.analysis.matching.sentences import split_sentences
 from wirewatch.crawler.analysis.matching.watches import SEVERITY_RANK, Watch
@@ -167,9 +167,9 @@ class Matcher:
         elif _HYPOTHETICAL.search(sent[max(0, start - 80):start]) or _ANY_BEFORE.search(sent[:start]):
             base *= scoring.hypothetical
             how += "; hypothetical"
-        quantity, approx = quantity_before(sent[:a.item.start])
+        quantity, approx, counted = quantity_span(sent[:a.item.start])
         return Event(a.sentence, sent, supplier, recipient, a.item, a.anchor, round(base, 3), how,
-                     quantity, approx, self._status(sent, a)), ""
+                     quantity, approx, self._status(sent, a), counted), ""
 
     def _antecedent(self, watch: Watch, a: Analysis, other: Mention | None, analysed,
                     receives: bool) -> Mention | None:
@@ -224,9 +224,9 @@ class Matcher:
                rule: str, score: float | None = None) -> Event:
         if score is None:
             score = watch.scoring.item_without_verb * watch.scoring.pronoun_subject
-        quantity, approx = quantity_before(sent[:a.item.start])
+        quantity, approx, counted = quantity_span(sent[:a.item.start])
         return Event(index, sent, supplier, recipient, a.item, a.anchor, round(score, 3), rule, quantity, approx,
-                     self._status(sent, a))
+                     self._status(sent, a), counted)
 
     def _mutual_parties(self, watch: Watch, a: Analysis, analysed) -> tuple[Mention, Mention] | None:
         """The two parties of a mutual clause: the last two states named before it (in its sentence,
@@ -314,4 +314,6 @@ def _evidence(e: Event) -> Evidence:
             spans[role] = span(party.start, party.end)
     if e.anchor is not None:
         spans["transfer"] = span(e.anchor.start, e.anchor.end)
+    if e.counted is not None:
+        spans["quantity"] = span(*e.counted)
     return Evidence(e.sentence, e.score, e.rule, spans)

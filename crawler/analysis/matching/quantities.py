@@ -71,6 +71,12 @@ def value_of(m: re.Match) -> tuple[float | None, bool]:
 
 def quantity_before(text: str) -> tuple[float | None, bool]:
     """The quantity that ends just before an item: 'around 200 long range' → (200, True)."""
+    value, approx, _ = quantity_span(text)
+    return value, approx
+
+
+def quantity_span(text: str) -> tuple[float | None, bool, tuple[int, int] | None]:
+    """quantity_before, with where the number stands in `text` (for the evidence)."""
     window = text[-90:]
     best = None
     for start in [m.start() for m in re.finditer(r"(?<![\w,.])\S", window)]:
@@ -79,8 +85,10 @@ def quantity_before(text: str) -> tuple[float | None, bool]:
             best = m
             break
     if best is None:
-        return None, False
+        return None, False, None
     value, approx = value_of(best)
     if value is not None and value.is_integer() and 1900 <= value <= 2100 and not best.group("approx"):
-        return None, False                   # a year, not a count
-    return value, approx
+        return None, False, None             # a year, not a count
+    shift = len(text) - len(window)
+    ends = [best.end(g) for g in ("vague", "digits", "dscale", "k", "words", "ascale") if best.group(g)]
+    return value, approx, (shift + best.start(), shift + max(ends)) if value is not None and ends else None

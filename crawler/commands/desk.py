@@ -1,0 +1,156 @@
+"""The analyst's desk on the command line: `matches`, `stories`, `show`, `rescan`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from wirewatch.alerts.model import fact_line, payload_facts
+from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.desk import queries
+from wirewatch.crawler.desk.formats import Column, table_lines, write
+from wirewatch.crawler.display import visible
+from wirewatch.crawler.store.database import open_database
+
+
+def _fate(body: dict) -> str:
+    return "alerted" if body["alerted"] else f"held: {body['held_back'] or '?'}"
+
+
+MATCH_COLUMNS = [
+    Column("id", lambda b: b["article_id"], 6, right=True),
+    Column("time", lambda b: b["time"][:16].replace("T", " "), 16),
+    Column("source", lambda b: b["article"]["source"], 16),
+    Column("title", lambda b: b["article"]["title"]),
+    Column("score", lambda b: f"{b['score']:.2f}", 5, right=True),
+    Column("facts", lambda b: "; ".join(fact_line(f) for f in payload_facts(b))),
+    Column("alert", _fate, 20),
+]
+MATCH_CSV = [
+    Column("article_id", lambda b: b["article_id"]), Column("time", lambda b: b["time"]),
+    Column("source", lambda b: b["article"]["source"]), Column("title", lambda b: b["article"]["title"]),
+    Column("url", lambda b: b["article"]["url"]), Column("watch", lambda b: b["watch"]),
+    Column("score", lambda b: b["score"]), Column("severity", lambda b: b["severity"]),
+    Column("facts", lambda b: "; ".join(fact_line(f) for f in payload_facts(b))),
+    Column("alerted", lambda b: b["alerted"]), Column("held_back", lambda b: b["held_back"]),
+    Column("story", lambda b: b["story"]["id"]),
+]
+
+
+def filters_of(args, default_since: float | None) -> queries.Filters:
+    return queries.Filters(watch=getattr(args, "watch", None), source=getattr(args, "source", None),
+                           since=args.since if args.since is not None else default_since,
+                           story=getattr(args, "story", None), limit=getattr(args, "limit", None) or 50)
+
+
+def matches_command(config: Config, args) -> int:
+    sessions = open_database(config.storage, config.base_dir)
+    with sessions() as session:
+        rows = queries.matches(session, filters_of(args, 7 * 86400))
+    write(rows, MATCH_CSV if args.format == "csv" else MATCH_COLUMNS, args.format, sys.stdout)
+    if not rows and args.format == "table":
+        print("no matches")
+    return 0
+
+
+def stories_command(config: Config, args) -> int:
+    sessions = open_database(config.storage, config.base_dir)
+    with sessions() as session:
+        views = queries.stories(session, filters_of(args, 30 * 86400))
+    if args.format == "json":
+        write(views, [], "json", sys.stdout, as_json=lambda v: v.as_json())
+        return 0
+    columns = [Column("story", lambda v: v.id, 6, right=True),
+               Column("first seen", lambda v: f"{v.first_seen:%Y-%m-%d %H:%M}", 16),
+               Column("last seen", lambda v: f"{v.last_seen:%Y-%m-%d %H:%M}", 16),
+               Column("articles", lambda v: v.articles, 8, right=True),
+               Column("outlets", lambda v: f"{len(v.outlets)}: {', '.join(v.outlets)}"),
+               Column("title", lambda v: v.title)]
+    if args.format == "csv":
+        write(views, columns + [Column("facts", lambda v: "; ".join(v.facts))], "csv", sys.stdout)
+        return 0
+    header, *lines = table_lines(views, columns)
+    if views:
+        print(header)
+    for view, text in zip(views, lines):
+        print(text)
+        for step in view.growth:                 # which article added which facts, in order
+            added = "; ".join(step["added"]) or "nothing new"
+            print(visible(f"        + #{step['article_id']} {step['source']}: {step['title'] or ''} → {added}"))
+    if not views:
+        print("no stories")
+    return 0
+
+
+_COLOURS = {"supplier": "\x1b[1;34m", "recipient": "\x1b[1;32m", "item": "\x1b[1;33m",
+            "quantity": "\x1b[1;35m", "transfer": "\x1b[4m"}
+
+
+def marked(text: str, spans: list[tuple[int, int, str]], colour: bool) -> str:
+    """The text with each evidence span marked: coloured on a terminal, [role: text] otherwise."""
+    out, at = [], 0
+    for start, end, role in spans:
+        out.append(visible(text[at:start], keep_newlines=True))
+        piece = visible(text[start:end])
+        out.append(f"{_COLOURS[role]}{piece}\x1b[0m" if colour else f"[{role}: {piece}]")
+        at = end
+    out.append(visible(text[at:], keep_newlines=True))
+    return "".join(out)
+
+
+def show_command(config: Config, args) -> int:
+    sessions = open_database(config.storage, config.base_dir)
+    with sessions() as session:
+        article = queries.find_article(session, args.ref)
+        if article is None:
+            print(f"wirewatch: no stored article {visible(args.ref)}", file=sys.stderr)
+            return 1
+        view = queries.article_view(session, article)
+    if args.format == "json":
+        json.dump({"article": {"id": article.id, "url": article.url, "title": article.title,
+                               "source": article.source, "published": queries._iso(article.published_at),
+                               "text": article.text},
+                   "spans": [{"start": s, "end": e, "role": r} for s, e, r in view.spans],
+                   "matches": view.matches, "deliveries": view.deliveries,
+                   "story": view.story.as_json() if view.story else None},
+                  sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    print(visible(f"#{article.id} {article.title or '(untitled)'}"))
+    print(visible(f"{article.source} · {article.url} · published {queries._iso(article.published_at) or 'unknown'}"))
+    print()
+    print(marked(article.text, view.spans, colour))
+    print()
+    for body in view.matches:
+        print(visible(f"watch {body['watch']}: score {body['score']:.2f} ({body['severity']}), "
+                      f"{'alerted' if body['alerted'] else 'held back: ' + str(body['held_back'])}"))
+        for fact in payload_facts(body):
+            print(visible(f"  fact: {fact_line(fact)}"))
+    if view.story:
+        print(visible(f"story #{view.story.id}: {view.story.title or ''} — {view.story.articles} article(s) from "
+                      f"{len(view.story.outlets)} outlet(s): {', '.join(view.story.outlets)}"))
+    for d in view.deliveries:
+        print(visible(f"delivery {d['channel']}: {d['status']} after {d['attempts']} attempt(s)"
+                      + (f" — {d['last_error']}" if d["last_error"] and d["status"] != "delivered" else "")))
+    if not view.matches:
+        print("no match for this article")
+    return 0
+
+
+def rescan_command(config: Config, args) -> int:
+    from wirewatch.crawler.desk.rescan import rescan
+    sessions = open_database(config.storage, config.base_dir)
+    report = rescan(config, sessions, args.since or 30 * 86400, args.watch, args.alert)
+    for article_id, watch, title, held in report.gained:
+        print(visible(f"+ #{article_id} {watch}: {title or ''}"
+                      + (f" (held back: {held})" if held else " (alert queued)")))
+    for article_id, watch, title in report.lost:
+        print(visible(f"- #{article_id} {watch}: {title or ''}"))
+    print(f"rescanned {report.articles} article(s) in {report.seconds:.1f}s: {len(report.gained)} gained, "
+          f"{len(report.lost)} lost, {report.changed} changed")
+    if args.alert and report.gained:
+        from wirewatch.crawler.commands.operator import deliver_due
+        deliver_due(config, sessions)
+    return 0

@@ -1,0 +1,189 @@
+"""The read-only web view: stories, a story, an article with its evidence marked, sources,
+alerts, matches; an Atom feed of alerts, the matches as JSON, Prometheus metrics, a health check.
+
+Safety: every page is rendered by Jinja2 with autoescaping (titles, text, URLs and source names all
+came from the web); only http(s) URLs become links; every answer carries a strict
+Content-Security-Policy (no script at all: the pages work without JavaScript); there is no route
+that writes. With a token configured, every request but /healthz needs it — as
+`Authorization: Bearer TOKEN`, or once as `?token=TOKEN`, which sets a cookie and redirects."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from wirewatch.alerts.model import fact_line, payload_facts
+from wirewatch.crawler.conf.durations import parse_duration
+from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.desk import queries
+from wirewatch.crawler.store.schema import Outbox
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "wirewatch_token"
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'")
+
+
+def http_link(url: str | None) -> str | None:
+    """The URL if it may become a link (http or https), else None (shown as text)."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+def create_app(config: Config, sessions: sessionmaker[Session], token: str | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"),
+                root_path=str(HERE), instance_path=str(HERE / "instance"))     # no instance folder is used
+    app.jinja_env.filters["link"] = http_link
+    app.jinja_env.filters["fact"] = fact_line
+    app.jinja_env.globals["facts_of"] = payload_facts
+    app.jinja_env.filters["when"] = lambda value: _when(value)
+
+    @app.before_request
+    def _authorise():
+        if request.method not in ("GET", "HEAD"):
+            abort(405)
+        if token is None or request.path == "/healthz":
+            return None
+        given = request.args.get("token")
+        if given is not None and hmac.compare_digest(given.encode(), token.encode()):
+            rest = {k: v for k, v in request.args.items(multi=True) if k != "token"}
+            response = redirect(request.path + (f"?{urlencode(rest)}" if rest else ""), code=303)
+            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict",
+                                secure=request.scheme == "https")
+            return response
+        header = request.headers.get("Authorization", "")
+        offered = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+        if not offered or not hmac.compare_digest(offered.encode(), token.encode()):
+            return Response("401 Unauthorized: a token is required (Authorization: Bearer, or ?token=)\n",
+                            status=401, mimetype="text/plain", headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def filters(default_since: float | None) -> queries.Filters:
+        since = request.args.get("since") or None
+        try:
+            seconds = parse_duration(since) if since else default_since
+            limit = int(request.args.get("limit") or 50)
+            story = int(request.args["story"]) if request.args.get("story") else None
+        except ValueError as exc:
+            abort(Response(f"400 Bad Request: {exc}\n", status=400, mimetype="text/plain"))
+        return queries.Filters(watch=request.args.get("watch") or None, source=request.args.get("source") or None,
+                               since=seconds, story=story, limit=max(1, min(limit, 1000)))
+
+    def page(template: str, **values):
+        return render_template(template, config=config, args=request.args,
+                               watches=[w.include for w in config.watches],
+                               sources=[s.name for s in config.sources], **values)
+
+    @app.get("/")
+    def stories_page():
+        with sessions() as session:
+            views = queries.stories(session, filters(30 * 86400))
+        return page("stories.html", stories=views)
+
+    @app.get("/stories/<int:story_id>")
+    def story_page(story_id: int):
+        from wirewatch.crawler.store.schema import Story
+        with sessions() as session:
+            story = session.get(Story, story_id)
+            if story is None:
+                abort(404)
+            view = queries.story_view(session, story)
+        return page("story.html", story=view)
+
+    @app.get("/articles/<int:article_id>")
+    def article_page(article_id: int):
+        from wirewatch.crawler.store.schema import Article
+        with sessions() as session:
+            article = session.get(Article, article_id)
+            if article is None:
+                abort(404)
+            view = queries.article_view(session, article)
+        return page("article.html", view=view, article=article, segments=_segments(article.text, view.spans))
+
+    @app.get("/matches")
+    def matches_page():
+        with sessions() as session:
+            rows = queries.matches(session, filters(7 * 86400))
+        return page("matches.html", matches=rows)
+
+    @app.get("/api/matches")
+    def matches_api():
+        with sessions() as session:
+            return jsonify(queries.matches(session, filters(7 * 86400)))
+
+    @app.get("/sources")
+    def sources_page():
+        with sessions() as session:
+            health = queries.source_health(session, config)
+        return page("sources.html", health=health)
+
+    @app.get("/alerts")
+    def alerts_page():
+        with sessions() as session:
+            rows = list(session.scalars(select(Outbox).where(Outbox.status.in_(("pending", "dead")))
+                                        .order_by(Outbox.id.desc()).limit(500)))
+            queue = queries.queue_counts(session)
+        return page("alerts.html", rows=rows, queue=queue)
+
+    @app.get("/alerts.atom")
+    def alerts_feed():
+        from wirewatch.crawler.web.feed import alerts_atom
+        with sessions() as session:
+            body = alerts_atom(session, request.url_root, url_for)
+        return Response(body, mimetype="application/atom+xml")
+
+    @app.get("/metrics")
+    def metrics():
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        from wirewatch.crawler.web.metrics import registry_for
+        return Response(generate_latest(registry_for(config, sessions)), content_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            with sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:          # noqa: BLE001 - any database failure is "unhealthy"
+            return Response(f"database unreachable: {type(exc).__name__}\n", status=503, mimetype="text/plain")
+        return Response("ok\n", mimetype="text/plain")
+
+    return app
+
+
+def _segments(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[str, str | None]]:
+    out, at = [], 0
+    for start, end, role in spans:
+        out.append((text[at:start], None))
+        out.append((text[start:end], role))
+        at = end
+    out.append((text[at:], None))
+    return [s for s in out if s[0]]
+
+
+def _when(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value.replace("T", " ")[:16]
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, dt.datetime) else str(value)

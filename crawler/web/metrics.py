@@ -1,0 +1,71 @@
+"""/metrics for Prometheus, read from the database at each scrape (so the daemon, one-off crawls
+and any other process writing the same database are all counted, and a restart loses nothing)."""
+
+from __future__ import annotations
+
+from prometheus_client.core import (
+    CollectorRegistry,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from sqlalchemy import case, func, select
+
+from wirewatch.crawler.store.schema import Article, MatchRow, Outbox, RunSource, SourceState
+
+BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900)
+
+
+class DatabaseCollector:
+    def __init__(self, config, sessions):
+        self.config, self.sessions = config, sessions
+
+    def collect(self):
+        with self.sessions() as session:
+            crawls = CounterMetricFamily("wirewatch_crawls", "Crawls of a source, by outcome",
+                                         labels=["source", "outcome"])
+            for source, status, n in session.execute(select(RunSource.source, RunSource.status, func.count())
+                                                     .group_by(RunSource.source, RunSource.status)):
+                crawls.add_metric([source, status], n)
+            yield crawls
+            articles = CounterMetricFamily("wirewatch_articles", "New articles stored, by source", labels=["source"])
+            for source, n in session.execute(select(Article.source, func.count()).group_by(Article.source)):
+                articles.add_metric([source], n)
+            yield articles
+            matches = CounterMetricFamily("wirewatch_matches", "Matches stored, by watch", labels=["watch"])
+            for watch, n in session.execute(select(MatchRow.watch, func.count()).group_by(MatchRow.watch)):
+                matches.add_metric([watch], n)
+            yield matches
+            alerts = CounterMetricFamily("wirewatch_alerts", "Alert rows, by channel, kind and status",
+                                         labels=["channel", "kind", "status"])
+            queue = {"pending": 0, "dead": 0}
+            for channel, kind, status, n in session.execute(
+                    select(Outbox.channel, Outbox.kind, Outbox.status, func.count())
+                    .group_by(Outbox.channel, Outbox.kind, Outbox.status)):
+                alerts.add_metric([channel, kind, status], n)
+                if status in queue:
+                    queue[status] += n
+            yield alerts
+            yield GaugeMetricFamily("wirewatch_outbox_pending", "Alert rows waiting to be sent", value=queue["pending"])
+            yield GaugeMetricFamily("wirewatch_outbox_dead", "Alert rows given up on", value=queue["dead"])
+            counts = session.execute(select(*[func.sum(case((RunSource.duration <= b, 1), else_=0)) for b in BUCKETS],
+                                            func.count(RunSource.duration), func.sum(RunSource.duration))).one()
+            *under, total, seconds = counts
+            histogram = HistogramMetricFamily("wirewatch_crawl_duration_seconds", "Time to crawl one source")
+            histogram.add_metric([], [(str(b), int(n or 0)) for b, n in zip(BUCKETS, under)] + [("+Inf", int(total or 0))],
+                                 sum_value=float(seconds or 0.0))
+            yield histogram
+            last = GaugeMetricFamily("wirewatch_source_last_success_timestamp_seconds",
+                                     "When each source was last crawled successfully (Unix time)", labels=["source"])
+            names = {s.name for s in self.config.sources}
+            for state in session.scalars(select(SourceState)):
+                if state.source in names and state.last_success is not None:
+                    from datetime import timezone
+                    last.add_metric([state.source], state.last_success.replace(tzinfo=timezone.utc).timestamp())
+            yield last
+
+
+def registry_for(config, sessions) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(config, sessions))
+    return registry
