@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tests.conftest import rss, write_config
 from tests.servers import Answer, Receiver
 from tests.test_alerts import MATCHER, TEXT, TITLE, make, store_match
+from wirewatch.alerts.routing import Routes
 from wirewatch.crawler.commands.cli import main
 from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.demo.site import build_site, load_articles
@@ -36,7 +37,7 @@ def test_same_story_from_another_outlet_alerts_once_new_facts_alert_again(tmp_pa
         item = ArticleItem(source="other-outlet", url=url, canonical=url, requested=url, html=b"")
         matches = tuple(r for r in MATCHER.match(title, text) if r.matched)
         return ingest(sessions, item, PageAnalysis(Extracted(text, title, None, None, None, "en"), matches=matches),
-                      config.channel_names()).alerts
+                      Routes.of(config)).alerts
 
     assert another("https://b.example/1", TITLE + " - report", TEXT) == 0           # same story, nothing new
     assert another("https://c.example/2", TITLE + " - update",

@@ -26,6 +26,7 @@ from tests.servers import Answer, Mailbox, Receiver, free_port
 from wirewatch.alerts.channel import registered
 from wirewatch.alerts.http import retry_after
 from wirewatch.alerts.outbox import Dispatcher, backoff, requeue
+from wirewatch.alerts.routing import Routes
 from wirewatch.crawler.analysis.matching import Matcher, load_watch
 from wirewatch.crawler.conf.load import parse_config
 from wirewatch.crawler.errors import ConfigError
@@ -66,7 +67,7 @@ def store_match(config, sessions, title: str = TITLE, url: str = "https://news.e
     extracted = Extracted(text=text, title=title, published=published, author=None, sitename=None,
                           language="en")
     matches = tuple(r for r in MATCHER.match(title, text) if r.matched)
-    result = ingest(sessions, item, PageAnalysis(extracted, matches=matches), config.channel_names())
+    result = ingest(sessions, item, PageAnalysis(extracted, matches=matches), Routes.of(config))
     assert result.new and result.alerts == len(config.channels)
 
 

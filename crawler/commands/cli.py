@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate the config and print the plan")
     probe = sub.add_parser("probe", help="fetch each source once, live, and say if it is usable; stores nothing")
     probe.add_argument("sources", nargs="*", metavar="SOURCE")
-    sub.add_parser("status", help="per-source health and the alert queue")
+    status = sub.add_parser("status", help="per-source health, schedule, the alert queue and mutes "
+                                           "(exit 1 when a source is failing or an alert is dead)")
+    status.add_argument("--json", action="store_true", help="one JSON object, for monitoring scripts")
 
     classify = sub.add_parser("classify", help="run the matcher over JSON Lines {id,title,text} on stdin")
     classify.add_argument("--watch", action="append",
@@ -71,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     rescan.add_argument("--watch", help="only this watch")
     rescan.add_argument("--alert", action="store_true",
                         help="queue alerts for matches gained (alerts.max_age and story novelty still hold)")
+    mute = sub.add_parser("mute", help="silence a story, a source or a watch for a while")
+    target = mute.add_mutually_exclusive_group(required=True)
+    target.add_argument("--story", type=int)
+    target.add_argument("--source")
+    target.add_argument("--watch")
+    mute.add_argument("--for", dest="duration", type=since, required=True, help="how long, e.g. 2d, 12h")
+    mute.add_argument("--reason")
+    unmute = sub.add_parser("unmute", help="end a silence now")
+    unmute.add_argument("mute_id", type=int, metavar="ID")
+    sub.add_parser("mutes", help="the silences in force")
     web = sub.add_parser("web", help="the read-only web view (stories, articles, sources, alerts, feed, metrics)")
     web.add_argument("--listen", metavar="HOST:PORT", help="default: the config's web.listen, else 127.0.0.1:8080")
 
@@ -144,6 +156,9 @@ def _dispatch(args) -> int:
         from wirewatch.crawler.demo.run import run_demo
         return run_demo(args.db, args.log_level)
     config = load(args)
+    if command in ("crawl", "run") and config.network.contact == type(config.network).model_fields["contact"].default:
+        log.warning("network.contact is the project's default: set it to a page or address where site owners "
+                    "can reach you (it goes in the User-Agent)")
     if command == "check":
         from wirewatch.crawler.commands.operator import print_plan
         return print_plan(config)
@@ -157,7 +172,10 @@ def _dispatch(args) -> int:
         return Daemon(_config_path(args), config, args.log_level, args.log_format).run()
     if command == "status":
         from wirewatch.crawler.commands.operator import print_status
-        return print_status(config)
+        return print_status(config, as_json=args.json)
+    if command in ("mute", "unmute", "mutes"):
+        from wirewatch.crawler.commands import silences
+        return getattr(silences, f"{command}_command")(config, args)
     if command in ("matches", "stories", "show", "rescan"):
         from wirewatch.crawler.commands import desk
         return getattr(desk, f"{command}_command")(config, args)

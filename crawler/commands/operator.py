@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.conf.sections import Network
 from wirewatch.crawler.display import visible
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.schema import Outbox, utcnow
@@ -58,6 +60,17 @@ def print_plan(config: Config) -> int:
     print(f"channels ({len(config.channels)}):")
     for name, spec in config.named_channels():
         print(f"  {describe_channel(name, spec, config)}")
+    if config.channels:
+        from wirewatch.alerts.routing import Routes
+        names = {load_watch(ref.include).name for ref in config.watches}
+        print("routes:")
+        for route in Routes.of(config).routes:
+            print(f"  {route.describe()}")
+            for unknown in sorted((route.watches or set()) - names):
+                print(f"    warning: {route.channel} routes watch {unknown!r}, which the config does not run")
+    if config.network.contact == Network.model_fields["contact"].default:
+        print("warning: network.contact is the project's default; set it to a page or address where "
+              "site owners can reach you (it goes in the User-Agent)")
     print("config OK")
     return 0
 
@@ -85,12 +98,25 @@ def _due(when: dt.datetime | None) -> str:
     return f"in {seconds}s"
 
 
-def print_status(config: Config) -> int:
-    from wirewatch.crawler.desk.queries import queue_counts, source_health
+def print_status(config: Config, as_json: bool = False) -> int:
+    """Per-source health and schedule, the alert queue and the mutes in force. Exit 1 when some
+    source has failed `daemon.failures_before_alert` times in a row or some alert is dead."""
+    from wirewatch.crawler.desk.queries import active_mutes, queue_counts, source_health
     sessions = open_database(config.storage, config.base_dir)
     with sessions() as session:
         health = source_health(session, config)
         queue = queue_counts(session)
+        mutes = active_mutes(session)
+    failing = [row["source"] for row in health if row["failures"] >= config.daemon.failures_before_alert]
+    unhealthy = bool(failing or queue.get("dead"))
+    if as_json:
+        print(json.dumps({
+            "healthy": not unhealthy, "failing": failing,
+            "sources": [{**row, **{k: _iso(row[k]) for k in ("last_check", "next_due", "last_success")}}
+                        for row in health],
+            "alerts": {k: queue.get(k, 0) for k in ("pending", "dead", "delivered")},
+            "mutes": [m.as_json() for m in mutes]}, ensure_ascii=False, indent=2))
+        return 1 if unhealthy else 0
     print(f"{'source':24} {'last check':12} {'next due':12} {'lag':>6} {'last success':13} {'failures':>8} "
           f"{'new 24h':>8}  last error")
     for row in health:
@@ -100,7 +126,15 @@ def print_status(config: Config) -> int:
                       f"{(row['last_error'] or '')[:100]}"))
     print(f"alerts: {queue.get('pending', 0)} pending, {queue.get('dead', 0)} dead, "
           f"{queue.get('delivered', 0)} delivered")
-    return 0
+    for mute in mutes:
+        print(visible(f"muted: {mute.line()}"))
+    if unhealthy:
+        print(f"unhealthy: {len(failing)} source(s) failing, {queue.get('dead', 0)} dead alert(s)")
+    return 1 if unhealthy else 0
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds") if when else None
 
 
 def alerts_command(config: Config, args) -> int:

@@ -4,7 +4,7 @@ http(s)-only URLs, durations, and the `Secret` marker that masks a field everywh
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,13 +36,22 @@ def _marked_secret(annotation: Any) -> bool:
     return any(_marked_secret(arg) for arg in get_args(annotation))
 
 
+def secret_fields(model: type[BaseModel]) -> set[str]:
+    """The names of a model's fields marked Secret."""
+    return {name for name, info in model.model_fields.items()
+            if SECRET in info.metadata or _marked_secret(info.annotation)}
+
+
 def secret_values(model: BaseModel) -> list[str]:
     """Every value held in a field marked Secret, in this model and the models inside it."""
     found: list[str] = []
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
-        if (SECRET in info.metadata or _marked_secret(info.annotation)) and isinstance(value, str):
-            found.append(value)
+        if SECRET in info.metadata or _marked_secret(info.annotation):
+            if isinstance(value, str):
+                found.append(value)
+            elif isinstance(value, (list, tuple)):           # a list of secrets (apprise URLs)
+                found.extend(v for v in value if isinstance(v, str))
         for inner in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(inner, BaseModel):
                 found.extend(secret_values(inner))
@@ -65,5 +74,9 @@ def durations(*names: str):
 
 
 class ChannelSpec(Strict):
-    """What every channel's config has; each channel module subclasses it with a `type` literal."""
+    """What every channel's config has; each channel module subclasses it with a `type` literal.
+    The routing fields choose what it receives (by default everything)."""
     name: str | None = Field(None, pattern=NAME_PATTERN)
+    watches: list[str] | None = None                     # only matches of these watches
+    min_severity: Literal["low", "medium", "high", "critical"] | None = None   # of the match
+    operational: bool = True                             # source-health alerts too

@@ -79,6 +79,35 @@ def _substitute(data: Any, path: tuple, lines: dict[tuple, int], env: dict[str, 
     return _ENV_REF.sub(replace, data)
 
 
+def _secret_files(data: dict, lines: dict[tuple, int], base_dir: str) -> None:
+    """`password_file: /run/secrets/smtp` (Docker and Kubernetes secrets): any field declared
+    Secret may be given as the path of a file holding it (one trailing newline is dropped)."""
+    from wirewatch.alerts.channel import registered
+    from wirewatch.crawler.conf.base import secret_fields
+    from wirewatch.crawler.conf.sections import Web
+    blocks: list[tuple[tuple, dict, set[str]]] = []
+    for i, entry in enumerate(data.get("channels") or []):
+        kind = registered().get(entry.get("type")) if isinstance(entry, dict) else None
+        if kind is not None:
+            blocks.append((("channels", i), entry, secret_fields(kind.Spec)))
+    if isinstance(data.get("web"), dict):
+        blocks.append((("web",), data["web"], secret_fields(Web)))
+    for path, block, names in blocks:
+        for name in names:
+            key = f"{name}_file"
+            if key not in block:
+                continue
+            where = _where(path + (key,), lines)
+            if name in block:
+                raise ConfigError(f"{where}: give {name} or {key}, not both")
+            file = Path(base_dir) / str(block[key])
+            try:
+                block[name] = file.read_text(encoding="utf-8").removesuffix("\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{where}: cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+            del block[key]
+
+
 def _value_at(model: Any, path: tuple) -> Any:
     for part in path:
         model = model[part] if isinstance(part, int) else getattr(model, part, None)
@@ -138,6 +167,10 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     data.setdefault("base_dir", base_dir)
+    if (env if env is not None else os.environ).get("WIREWATCH_STORAGE"):      # 12-factor: the environment wins
+        data["storage"] = (env if env is not None else os.environ)["WIREWATCH_STORAGE"]
+        substituted.append(("storage",))
+    _secret_files(data, lines, base_dir)
     places: list[tuple] = []
     if isinstance(data.get("sources"), list):
         data["sources"], places = _expand_includes(data["sources"], lines, origin, base_dir)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from wirewatch.alerts.routing import Routes
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import AlertPolicy, SourceCounts
 from wirewatch.crawler.secrets import redact
@@ -78,7 +79,7 @@ class CrawlContext:
         self._own = shared is None
         self.shared = shared or Shared(config)
         self.robots = self.shared.robots
-        self.channels = config.channel_names()
+        self.channels = Routes.of(config)              # which channels get which matches
         self.stats: dict[str, SourceStats] = {name: SourceStats(name) for name in self.names}
         self._claimed: set[str] = set()
         self.interrupted = False            # stopped by a shutdown: its sources say "interrupted"

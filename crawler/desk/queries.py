@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from wirewatch.alerts.model import build_alert, fact_line
 from wirewatch.crawler.records import Fact
-from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, Outbox, Story, utcnow
+from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, Mute, Outbox, Story, utcnow
 
 
 @dataclass(frozen=True)
@@ -233,3 +233,14 @@ def source_health(session: Session, config) -> list[dict[str, Any]]:
 
 def queue_counts(session: Session) -> dict[str, int]:
     return counts_by(session, Outbox.status)
+
+
+def active_mutes(session: Session) -> list[Mute]:
+    return list(session.scalars(select(Mute).where(Mute.until > utcnow()).order_by(Mute.id)))
+
+
+def mute_for(session: Session, story_id: int | None, source: str, watch: str) -> Mute | None:
+    """The silence in force over a match of this story, source or watch, if any."""
+    return session.scalars(select(Mute).where(Mute.until > utcnow(), (
+        ((Mute.kind == "story") & (Mute.value == str(story_id))) | ((Mute.kind == "source") & (Mute.value == source))
+        | ((Mute.kind == "watch") & (Mute.value == watch)))).order_by(Mute.id)).first()

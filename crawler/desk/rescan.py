@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from wirewatch.alerts.routing import Routes
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import AlertPolicy, MatchResult
 from wirewatch.crawler.store.ingest import store_match
@@ -46,7 +47,7 @@ def rescan(config: Config, sessions: sessionmaker[Session], since: float, watch:
     names = {w.name for w in watches}
     cutoff = utcnow() - dt.timedelta(seconds=since)
     policy = AlertPolicy(frozenset(), config.alerts.max_age)
-    channels = config.channel_names()
+    channels = Routes.of(config)
     report, started, last_id = RescanReport(), time.monotonic(), 0
     while True:
         with sessions.begin() as session:
@@ -69,7 +70,7 @@ def rescan(config: Config, sessions: sessionmaker[Session], since: float, watch:
 
 
 def _apply(session: Session, article: Article, result: MatchResult, before: MatchRow | None,
-           policy: AlertPolicy, channels: list[str], now: dt.datetime, report: RescanReport,
+           policy: AlertPolicy, channels: Routes, now: dt.datetime, report: RescanReport,
            alert: bool) -> None:
     if result.matched and before is None:
         reason = store_match(session, article, result, channels, policy, now,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.alerts.model import build_alert
 from wirewatch.alerts.outbox import enqueue
+from wirewatch.alerts.routing import Routes
 from wirewatch.crawler.dates import published_at
 from wirewatch.crawler.records import AlertPolicy, ArticleItem, MatchResult, PageAnalysis
 from wirewatch.crawler.store.database import is_known
@@ -47,7 +48,7 @@ def record_seen(sessions: sessionmaker[Session], canonical: str, source: str, re
 
 
 def ingest(sessions: sessionmaker[Session], item: ArticleItem, analysis: PageAnalysis,
-           channels: list[str], policy: AlertPolicy = AlertPolicy()) -> IngestResult:
+           channels: Routes, policy: AlertPolicy = AlertPolicy()) -> IngestResult:
     """Store what the analysis workers made of a page that is an article."""
     extracted, results = analysis.extracted, analysis.matches
     assert extracted is not None, "only articles are ingested"
@@ -69,7 +70,8 @@ def ingest(sessions: sessionmaker[Session], item: ArticleItem, analysis: PageAna
         state.last_new_article = utcnow()
         session.merge(state)
     return IngestResult(new=True, article_id=article.id, matches=results, held_back=held,
-                        alerts=sum(reason is None for reason in held) * len(channels))
+                        alerts=sum(len(channels.alert(r.watch, r.severity)) for r, reason in zip(results, held)
+                                   if reason is None))
 
 
 def hold_back(policy: AlertPolicy, source: str, published: dt.datetime, now: dt.datetime,
@@ -88,15 +90,20 @@ def hold_back(policy: AlertPolicy, source: str, published: dt.datetime, now: dt.
     return None
 
 
-def store_match(session: Session, article: Article, result: MatchResult, channels: list[str],
+def store_match(session: Session, article: Article, result: MatchResult, routes: Routes,
                 policy: AlertPolicy, now: dt.datetime, hold: str | None = None) -> str | None:
     """Store one match with its facts and story; queue its alert unless something holds it back
     (`hold` forces a reason, e.g. a rescan without --alert). Returns the reason, or None."""
+    channels = routes.alert(result.watch, result.severity)     # "no channel" when none takes it
     story, news = assign_story(session, result.watch, article, result.facts)
     article.story_id = article.story_id or story.id
     reason = hold or hold_back(policy, article.source, article.published_at, now, news, channels)
     if reason is None and not result.alert:
         reason = "status"                 # the watch holds facts of these statuses back
+    if reason is None:
+        from wirewatch.crawler.desk.queries import mute_for
+        mute = mute_for(session, story.id, article.source, result.watch)
+        reason = mute.held_back() if mute is not None else None
     match = MatchRow(article_id=article.id, watch=result.watch, score=result.score,
                      severity=result.severity, rule=result.rule,
                      evidence=[e.as_json() for e in result.evidence],

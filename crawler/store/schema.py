@@ -151,6 +151,30 @@ class Outbox(Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class Mute(Base):
+    """A silence: matches of a story, a source or a watch do not alert until it ends."""
+    __tablename__ = "mutes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))          # story | source | watch
+    value: Mapped[str] = mapped_column(String(200))
+    until: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    def held_back(self) -> str:
+        """What a match it holds back records (the column holds 40 characters)."""
+        text = f"muted ({self.reason or f'mute #{self.id}'})"
+        return text if len(text) <= 40 else text[:38] + "…)"
+
+    def line(self) -> str:
+        return (f"#{self.id} {self.kind} {self.value} until {self.until:%Y-%m-%d %H:%M} UTC"
+                + (f" — {self.reason}" if self.reason else ""))
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "value": self.value, "reason": self.reason,
+                "until": self.until.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds")}
+
+
 class FetchState(Base):
     """Validators of feeds and sitemaps, for conditional GET."""
     __tablename__ = "fetch_state"
