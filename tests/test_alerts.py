@@ -356,7 +356,7 @@ def test_retry_after_reads_seconds_and_http_dates():
 
 def test_every_channel_module_registers_itself_and_the_config_accepts_exactly_those(tmp_path):
     modules = sorted(p.stem for p in Path(wirewatch.alerts.channels.__file__).parent.glob("[!_]*.py"))
-    assert sorted(registered()) == modules == ["console", "email", "slack", "webhook"]
+    assert sorted(registered()) == modules == ["apprise", "console", "email", "slack", "webhook"]
     with pytest.raises(ConfigError) as error:
         make(tmp_path, "  - {type: pager}")
-    assert "unknown channel type (use console, email, slack, webhook)" in str(error.value)
+    assert "unknown channel type (use apprise, console, email, slack, webhook)" in str(error.value)
