@@ -21,6 +21,10 @@ class StorageError(ConfigError):
     """The database named by `storage` cannot be opened (bad URL, server unreachable). Exit code 2."""
 
 
+class SchemaOutOfDate(StorageError):
+    """The database was made by an older release: `wirewatch db upgrade` first. Exit code 2."""
+
+
 class SourceError(WirewatchError):
     """A source could not be crawled (unreachable, refused, unusable document)."""
 

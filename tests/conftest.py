@@ -76,6 +76,7 @@ def rss(base: str, links: list[str], titles: list[str] | None = None) -> bytes:
 def write_config(tmp_path: Path, sources: list[dict], **sections) -> Path:
     data = {"storage": f"sqlite:///{tmp_path / 'wirewatch.db'}",
             "network": {"allow_private": True, "autothrottle": False, "timeout": "3s",
+                        "contact": "https://wirewatch.example/tests",
                         "crawl_timeout": "90s", "retries": 0},
             "sources": sources, "channels": []}
     for key, value in sections.items():

@@ -32,7 +32,7 @@ def test_overdue_and_new_sources_are_due_at_once_and_the_others_wait(tmp_path):
         session.add(SourceState(source="stale", last_success=now - dt.timedelta(hours=2)))
         session.add(SourceState(source="fresh", last_success=now - dt.timedelta(minutes=10)))
         session.add(SourceState(source="nightly", last_success=now - dt.timedelta(hours=1),
-                                next_due=now + dt.timedelta(hours=5)))
+                                next_due=now + dt.timedelta(hours=5), schedule=config.source("nightly").schedule))
     assert sorted(claim_due(sessions, config, set(), 10, now)) == ["new", "stale"]
     # their next check is one interval after this one started; nothing is due twice
     assert _state(sessions, "new").next_due == now + dt.timedelta(hours=1)
@@ -52,10 +52,34 @@ def test_busy_sources_wait_room_caps_and_the_most_overdue_go_first_with_their_la
     now = utcnow()
     with sessions.begin() as session:
         for i in range(5):
-            session.add(SourceState(source=f"s{i}", next_due=now - dt.timedelta(seconds=10 * i)))
+            session.add(SourceState(source=f"s{i}", next_due=now - dt.timedelta(seconds=10 * i),
+                                    schedule=config.source(f"s{i}").schedule))
     assert claim_due(sessions, config, {"s4"}, 2, now) == ["s3", "s2"]
     assert _state(sessions, "s3").last_lag == 30.0
     assert claim_due(sessions, config, {"s4"}, 0, now) == []
     assert claim_due(sessions, config, set(), 10, now) == ["s4", "s1", "s0"]
     due_again(sessions, ["s2"])                           # lost with a crashed worker: due now
     assert claim_due(sessions, config, set(), 10, utcnow()) == ["s2"]
+
+
+def test_a_changed_schedule_takes_effect_without_waiting_for_the_old_time(tmp_path):
+    config, sessions = _world(tmp_path, '  - {name: s, type: feed, url: "https://x.example/feed", every: 1h}\n')
+    now = utcnow()
+    assert claim_due(sessions, config, set(), 10, now) == ["s"]
+    with sessions.begin() as session:
+        session.get(SourceState, "s").last_success = now
+    assert claim_due(sessions, config, set(), 10, now + dt.timedelta(minutes=5)) == []
+    shorter, _ = _world(tmp_path, '  - {name: s, type: feed, url: "https://x.example/feed", every: 1m}\n')
+    assert claim_due(sessions, shorter, set(), 10, now + dt.timedelta(minutes=5)) == ["s"]
+
+
+def test_the_cadence_does_not_drift_by_how_late_a_check_starts(tmp_path):
+    config, sessions = _world(tmp_path, '  - {name: s, type: feed, url: "https://x.example/feed", every: 60s}\n')
+    now = utcnow()
+    with sessions.begin() as session:
+        session.add(SourceState(source="s", next_due=now, schedule=config.source("s").schedule))
+    assert claim_due(sessions, config, set(), 10, now + dt.timedelta(seconds=0.7)) == ["s"]
+    assert _state(sessions, "s").next_due == now + dt.timedelta(seconds=60)      # not 60.7 s on
+    late = now + dt.timedelta(seconds=200)                                       # fell a whole interval behind
+    assert claim_due(sessions, config, set(), 10, late) == ["s"]
+    assert _state(sessions, "s").next_due == late + dt.timedelta(seconds=60)

@@ -18,7 +18,6 @@ from wirewatch.crawler.records import EntryHints, PageAnalysis
 
 _MATCHER = None
 _LIMITS = Analysis()
-PAGES_PER_PROCESS = 1000       # an analysis process is replaced after this many pages (bounded memory)
 
 
 class _TooSlow(Exception):
@@ -71,8 +70,7 @@ def _ready() -> None:
 
 def start_pool(watch_refs: list[str], workers: int, limits: Analysis) -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init, initargs=(watch_refs, limits),
-                               max_tasks_per_child=PAGES_PER_PROCESS)
+                               initializer=_init, initargs=(watch_refs, limits))
     for _ in range(workers):
         pool.submit(_ready)
     return pool

@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     unmute = sub.add_parser("unmute", help="end a silence now")
     unmute.add_argument("mute_id", type=int, metavar="ID")
     sub.add_parser("mutes", help="the silences in force")
+    db = sub.add_parser("db", help="the database schema")
+    dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dsub.add_parser("upgrade", help="apply the schema migrations this release needs (back up first)")
+    dsub.add_parser("current", help="the database's schema revision and this release's")
     web = sub.add_parser("web", help="the read-only web view (stories, articles, sources, alerts, feed, metrics)")
     web.add_argument("--listen", metavar="HOST:PORT", help="default: the config's web.listen, else 127.0.0.1:8080")
 
@@ -156,6 +160,10 @@ def _dispatch(args) -> int:
         from wirewatch.crawler.demo.run import run_demo
         return run_demo(args.db, args.log_level)
     config = load(args)
+    if command == "db":
+        return db_command(config, args.db_command)
+    if command in ("crawl", "run") and config.auto_upgrade:
+        _auto_upgrade(config)
     if command in ("crawl", "run") and config.network.contact == type(config.network).model_fields["contact"].default:
         log.warning("network.contact is the project's default: set it to a page or address where site owners "
                     "can reach you (it goes in the User-Agent)")
@@ -184,6 +192,34 @@ def _dispatch(args) -> int:
         return web_command(config, args.listen)
     from wirewatch.crawler.commands.operator import alerts_command
     return alerts_command(config, args)
+
+
+def db_command(config, action: str) -> int:
+    from wirewatch.crawler.store import migrations
+    from wirewatch.crawler.store.database import _engine, resolve_url, upgrade_database
+    if action == "current":
+        from sqlalchemy.engine import make_url
+        url = resolve_url(config.storage, config.base_dir)
+        engine = _engine(url, make_url(url))
+        try:
+            print(f"database: {migrations.current(engine) or 'empty'}; this release: {migrations.head()}")
+        finally:
+            engine.dispose()
+        return 0
+    before, after = upgrade_database(config.storage, config.base_dir)
+    print(f"schema {before or 'empty'} -> {after}" if before != after else f"schema already at {after}")
+    return 0
+
+
+def _auto_upgrade(config) -> None:
+    from sqlalchemy.engine import make_url
+
+    from wirewatch.crawler.store.database import upgrade_database
+    if make_url(config.storage).get_backend_name() != "sqlite":
+        raise ConfigError("auto_upgrade works on SQLite only; run `wirewatch db upgrade` for this database")
+    before, after = upgrade_database(config.storage, config.base_dir)
+    if before != after:
+        log.info("database schema upgraded: %s -> %s (auto_upgrade)", before or "empty", after)
 
 
 def crawl(config, args) -> int:

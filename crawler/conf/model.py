@@ -24,6 +24,7 @@ ChannelEntry = spec_union()
 
 class Config(Strict):
     storage: str = "sqlite:///wirewatch.db"
+    auto_upgrade: bool = False         # SQLite only: `run` / `crawl` apply schema migrations themselves
     network: Network = Network()
     sources: list[Source] = []
     watches: list[WatchRef] = [WatchRef(include="nk-russia-aid")]

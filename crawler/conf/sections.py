@@ -93,12 +93,15 @@ class Source(Strict):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
-            from apscheduler.triggers.cron import CronTrigger
+            import datetime as dt
 
+            from apscheduler.triggers.cron import CronTrigger
             try:
-                CronTrigger.from_crontab(value)
+                trigger = CronTrigger.from_crontab(value, timezone=dt.timezone.utc)
             except ValueError as exc:
                 raise ValueError(f"not a valid crontab expression: {exc}") from None
+            if trigger.get_next_fire_time(None, dt.datetime.now(dt.timezone.utc)) is None:
+                raise ValueError(f"the crontab expression {value!r} never fires")
         return value
 
     @model_validator(mode="after")

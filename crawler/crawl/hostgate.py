@@ -11,14 +11,19 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredSemaphore
 
 _GATES: dict[str, DeferredSemaphore] = {}
+MAX_HOSTS = 5000
 _HELD = "_wirewatch_host_slot"
 
 
 def gate(host: str, limit: int) -> DeferredSemaphore:
+    if len(_GATES) > MAX_HOSTS:                # a long-lived worker: forget idle hosts
+        for idle in [h for h, s in _GATES.items() if s.tokens == s.limit and not s.waiting]:
+            del _GATES[idle]
     semaphore = _GATES.get(host)
     if semaphore is None or semaphore.limit != limit:
         if semaphore is not None and semaphore.tokens != semaphore.limit:
@@ -34,6 +39,7 @@ def in_use() -> dict[str, int]:
 
 class HostGateMiddleware:
     def __init__(self, crawler):
+        self.crawler = crawler
         self.limit = crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
         crawler.signals.connect(self._left, signal=signals.request_left_downloader)
 
@@ -45,6 +51,9 @@ class HostGateMiddleware:
         host = (urlsplit(request.url).hostname or "").lower()
         semaphore = gate(host, self.limit)
         await maybe_deferred_to_future(semaphore.acquire())
+        if not self.crawler.crawling:          # stopped while it waited: let the next one in at once
+            semaphore.release()
+            raise IgnoreRequest(f"crawl stopped before {request.url} was sent")
         request.meta[_HELD] = semaphore
         return None
 

@@ -17,6 +17,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 MAX_SITES = 10_000
+FAILED_TTL = 60.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class RobotsCache:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         cached = self._sites.get(origin)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+        if cached is not None and time.monotonic() - cached[0] < self._ttl(cached[1]):
             return cached[1]
         if origin in self._waiting:
             waiter: Deferred = Deferred()
@@ -64,6 +65,10 @@ class RobotsCache:
         for waiter in waiters:
             waiter.callback(robots)
         return robots
+
+    def _ttl(self, robots: RobotsTxt) -> float:
+        """An answer is kept `ttl`; a failure ("allowed" for now: unreachable, 5xx) a minute only."""
+        return self.ttl if robots.status is not None and robots.status < 500 else min(self.ttl, FAILED_TTL)
 
     @staticmethod
     async def _fetch(origin: str, crawler) -> RobotsTxt:

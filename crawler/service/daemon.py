@@ -1,6 +1,6 @@
 """`wirewatch run`: the daemon.
 
-Every second a scheduler tick (APScheduler 3) reads which sources are due from the database and
+Twice a second a scheduler tick (APScheduler 3) reads which sources are due from the database and
 hands them, as one job, to the crawl worker: a long-lived process running Scrapy (service/worker.py)
 that crawls many sources at once and reports each as it finishes. The daemon records each source's
 health as it comes back, and the alert dispatcher runs every few seconds. SIGHUP reloads the
@@ -36,7 +36,7 @@ from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.schema import Run, RunSource, utcnow
 
 log = logging.getLogger("wirewatch.daemon")
-TICK = 1.0                      # seconds between two looks at what is due
+TICK = 0.5                      # seconds between two looks at what is due
 
 
 class Daemon:
@@ -125,6 +125,8 @@ class Daemon:
         old_dispatcher = self.dispatcher
         self.crawls.reconfigure(new)            # before the tick can hand out a new source
         self.config = new
+        with self._state_lock:
+            self._retried &= {s.name for s in new.sources}
         self.dispatcher = Dispatcher(new, self.sessions)
         self._schedule(new)
         if old_dispatcher is not None:
@@ -156,7 +158,12 @@ class Daemon:
             for name in names:
                 self._busy[name] = run_id
             self._started[run_id] = time.monotonic()
-        self.crawls.submit(CrawlJob(run_id, tuple(names), False, config.network.crawl_timeout))
+        job = CrawlJob(run_id, tuple(names), False, config.network.crawl_timeout)
+        try:
+            self.crawls.submit(job)
+        except Exception as exc:                  # noqa: BLE001 - no worker: the job fails, nothing stays busy
+            log.error("crawl %d could not start: %s", run_id, exc)
+            self._job_done(job, f"the crawl worker could not start: {exc}")
 
     def _source_done(self, job: CrawlJob, name: str) -> None:
         with self.sessions() as session:
@@ -172,6 +179,9 @@ class Daemon:
         report = collect(self.sessions, job.run_id, job.names, error, time.monotonic() - started,
                          interrupted=self.stop.is_set())
         self._finished(job.run_id, [s for s in report.sources if s.name in unreported])
+        interrupted = [s.name for s in report.sources if s.status == "interrupted"]
+        if interrupted:                            # cut off by the shutdown: first thing after a restart
+            due_again(self.sessions, interrupted)
         if error and not self.stop.is_set():
             retry = [name for name in unreported if name not in self._retried]
             if retry:                              # once: a source that kills workers waits its turn

@@ -3,7 +3,8 @@
 scheduler on another machine all read the same times.
 
 A source never checked, or overdue, is due at once; after a check starts, the next one is due one
-interval later (or at the cron expression's next time)."""
+interval after the time this one was due (so the daemon's tick adds no drift), or at the cron
+expression's next time."""
 
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.conf.sections import Source
 from wirewatch.crawler.store.schema import SourceState, utcnow
 
+NEVER = dt.datetime(9999, 1, 1)
+
 
 def next_after(source: Source, when: dt.datetime) -> dt.datetime:
     """The source's next time after `when` (naive UTC, as stored)."""
     if source.cron:
         fire = CronTrigger.from_crontab(source.cron, timezone=dt.timezone.utc).get_next_fire_time(
             None, when.replace(tzinfo=dt.timezone.utc))
+        if fire is None:                  # an expression with no next time (the config refuses those)
+            return NEVER
         return fire.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return when + dt.timedelta(seconds=source.interval)
 
@@ -53,24 +58,38 @@ def claim_due(sessions: sessionmaker[Session], config: Config, busy: set[str], r
             if name in busy:
                 continue
             state = states.get(name)
-            when = state.next_due if state is not None and state.next_due is not None else \
-                first_due(source, state, now)
+            when = first_due(source, state, now)
+            if state is not None and state.next_due is not None and state.schedule == source.schedule:
+                when = state.next_due             # (a changed `every` or `cron` counts from the last success)
             if when <= now:
                 due.append((when, name))
         due.sort()
         chosen = due[:room]
         updates = []
         for when, name in chosen:
+            following = _following(sources[name], when, now)
             if name not in states:
                 session.add(SourceState(source=name, consecutive_failures=0, failing_alerted=False,
-                                        quiet_alerted=False, next_due=next_after(sources[name], now),
-                                        last_lag=round((now - when).total_seconds(), 3)))
+                                        quiet_alerted=False, next_due=following,
+                                        last_lag=round((now - when).total_seconds(), 3),
+                                        schedule=sources[name].schedule))
             else:
-                updates.append({"source": name, "next_due": next_after(sources[name], now),
-                                "last_lag": round((now - when).total_seconds(), 3)})
+                updates.append({"source": name, "next_due": following,
+                                "last_lag": round((now - when).total_seconds(), 3),
+                                "schedule": sources[name].schedule})
         if updates:
             session.execute(update(SourceState), updates)
     return [name for _, name in chosen]
+
+
+def _following(source: Source, due: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The next time after a check that was due at `due` and starts `now`: one interval after the
+    due time, so the cadence does not drift by the tick; one after now if it fell a whole interval
+    behind. A cron source takes the expression's next time."""
+    if source.cron:
+        return next_after(source, now)
+    following = next_after(source, due)
+    return following if following > now else next_after(source, now)
 
 
 def due_again(sessions: sessionmaker[Session], names: list[str]) -> None:

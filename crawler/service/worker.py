@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ class Retiring:
 DRAIN = "drain"          # finish the jobs under way, then exit
 STOP = "stop"            # stop every crawl now (its sources are interrupted), then exit
 PARENT_GONE = "the daemon went away"
+GOODBYE = "goodbye"      # the worker's last word: it is exiting cleanly
 
 
 def rss_bytes() -> int:
@@ -54,10 +56,12 @@ def worker_main(config: Config, secret_values: list[str], log_level: str, log_fo
     from wirewatch.crawler.crawl.settings import build_settings
     settings = build_settings(config.network)
     install_reactor(settings["TWISTED_REACTOR"])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C reaches the daemon, which drains us
     worker = _Worker(config, settings, events)
     setup_logging(log_level, log_format)        # Scrapy may have adjusted logging; ours wins
     threading.Thread(target=_read_jobs, args=(jobs, worker), daemon=True, name="jobs").start()
     worker.run()
+    worker._send(GOODBYE)
 
 
 def _read_jobs(jobs, worker: "_Worker") -> None:
@@ -97,6 +101,7 @@ class _Worker:
         self.active: dict[int, tuple] = {}      # run id → (context, crawlers)
         self.jobs_done = 0
         self.retiring = False
+        self._stopping = False
 
     def run(self) -> None:
         from twisted.internet import reactor
@@ -114,6 +119,18 @@ class _Worker:
 
     # ---- jobs --------------------------------------------------------------------------------
     def start_job(self, job: CrawlJob) -> None:
+        try:
+            self._start_job(job)
+        except Exception as exc:               # noqa: BLE001 - the job ends, reported, whatever happened
+            log.exception("crawl %d could not start", job.run_id)
+            self.active.pop(job.run_id, None)
+            for name in job.names:
+                self._send(SourceDone(job.run_id, name))
+            self._send(JobDone(job.run_id))
+            if "database" in str(exc).lower():
+                self.drain("database error")
+
+    def _start_job(self, job: CrawlJob) -> None:
         from scrapy import signals
         from twisted.internet import defer, reactor
 
@@ -144,7 +161,10 @@ class _Worker:
         for name in ctx.names:                 # a crawler that failed to start never closed its spider
             if not ctx.stats[name].finished:
                 ctx.stats[name].fail_source("the crawl of this source did not start")
-                ctx.finish_source(name, "not started")
+                try:
+                    ctx.finish_source(name, "not started")
+                except Exception:              # noqa: BLE001 - the parent records it as failed
+                    log.exception("%s: could not record its run", name)
                 self._send(SourceDone(run_id, name))
         self._send(JobDone(run_id))
         self.jobs_done += 1
@@ -166,7 +186,10 @@ class _Worker:
 
     def _closer(self, ctx, name: str):
         def closed(spider, reason: str) -> None:
-            ctx.finish_source(name, reason)
+            try:
+                ctx.finish_source(name, reason)
+            except Exception:                  # noqa: BLE001 - the parent records it as failed
+                log.exception("%s: could not record its run", name)
             ctx.stats[name].finished = True
             self._send(SourceDone(ctx.run_id, name))
         return closed
@@ -201,5 +224,6 @@ class _Worker:
 
     def _maybe_exit(self) -> None:
         from twisted.internet import reactor
-        if self.retiring and not self.active and reactor.running:
+        if self.retiring and not self.active and reactor.running and not self._stopping:
+            self._stopping = True
             reactor.stop()

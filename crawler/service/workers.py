@@ -18,7 +18,7 @@ from typing import Callable
 from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import CrawlJob, JobDone, SourceDone
-from wirewatch.crawler.service.worker import DRAIN, STOP, Retiring, worker_main
+from wirewatch.crawler.service.worker import DRAIN, GOODBYE, STOP, Retiring, worker_main
 
 log = logging.getLogger("wirewatch.crawl")
 
@@ -56,6 +56,9 @@ class CrawlWorker:
         self.handed: dict[int, float] = {}      # run id → when the job was handed over (monotonic)
         self.retired = False
         self.drained = False                # asked to retire (reload, shutdown), not by itself
+        self.killed = False                 # reaped as stuck: its reader reports its jobs
+        self.said_goodbye = False           # it exited cleanly (its exit code, read racily, may say 255)
+        self.ended = threading.Event()      # the process has exited and its events are read
         self._send_lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True, name=f"worker-{self.process.pid}")
         self._reader.start()
@@ -84,24 +87,33 @@ class CrawlWorker:
                 event = self._events.recv()
             except (EOFError, OSError):
                 break
-            if isinstance(event, SourceDone) and event.run_id in self.jobs:
-                job, done = self.jobs[event.run_id]
-                done.add(event.name)
-                self.service.source_done(job, event.name)
-            elif isinstance(event, JobDone) and event.run_id in self.jobs:
-                job, _ = self.jobs.pop(event.run_id)
-                self.handed.pop(event.run_id, None)
-                self.service.job_done(job, None)
-            elif isinstance(event, Retiring):
-                self.retired = True
-                self.service.retiring(self, event.reason)
-        self.process.join()
+            try:
+                self._handle(event)
+            except Exception:                  # noqa: BLE001 - a failing callback must not stop the reading
+                log.exception("crawl worker %d: handling %s failed", self.process.pid, type(event).__name__)
+        self.process.join()                    # only this thread waits on the process (see `ended`)
         self._events.close()
         self._jobs.close()
-        self.service.exited(self, self.process.exitcode)
+        self.ended.set()
+        self.service.exited(self, 0 if self.said_goodbye else self.process.exitcode)
+
+    def _handle(self, event) -> None:
+        if isinstance(event, SourceDone) and event.run_id in self.jobs:
+            job, done = self.jobs[event.run_id]
+            done.add(event.name)
+            self.service.source_done(job, event.name)
+        elif isinstance(event, JobDone) and event.run_id in self.jobs:
+            job, _ = self.jobs.pop(event.run_id)
+            self.handed.pop(event.run_id, None)
+            self.service.job_done(job, None)
+        elif isinstance(event, Retiring):
+            self.retired = True
+            self.service.retiring(self, event.reason)
+        elif event == GOODBYE:
+            self.said_goodbye = True
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return not self.ended.is_set()
 
 
 class CrawlService:
@@ -142,9 +154,10 @@ class CrawlService:
         """Kill a worker whose jobs overran their timeout by `slack` (its reactor is stuck): its
         jobs fail with the exit code like any crash, and the next job starts a new worker."""
         with self._lock:
-            stuck = [w for w in self._workers if w.stuck(slack)]
+            stuck = [w for w in self._workers if not w.killed and w.stuck(slack)]
         for worker in stuck:
             log.error("crawl worker %d stopped answering; killing it", worker.process.pid)
+            worker.killed = True
             worker.process.kill()
 
     def busy(self) -> int:
@@ -175,13 +188,16 @@ class CrawlService:
             worker.jobs.clear()
             worker.handed.clear()
         for job, done in left:
-            if code == 0 and not done and not self._stopping:
-                self.submit(job)                # sent while it was retiring: the next worker runs it
-            else:
+            try:
+                if code == 0 and not done and not self._stopping:
+                    self.submit(job)            # sent while it was retiring: the next worker runs it
+                    continue
                 if code != 0 and not self._stopping:
                     log.error("crawl worker %d exited with code %s during crawl %d", worker.process.pid,
                               code, job.run_id)
                 self.on_job(job, f"crawl worker exited with code {code}")
+            except Exception:                   # noqa: BLE001 - the other jobs are still reported
+                log.exception("crawl %d: reporting the end of its worker failed", job.run_id)
 
     # ---- shutdown ----------------------------------------------------------------------------
     def shutdown(self, grace: float) -> None:
@@ -193,20 +209,18 @@ class CrawlService:
         for worker in workers:
             worker.drained = True
             worker.send(DRAIN)
-        deadline = time.monotonic() + max(0.0, grace - 5)
+        deadline = time.monotonic() + max(0.0, grace - 8)
         for worker in workers:
-            worker.process.join(max(0.0, deadline - time.monotonic()))
+            worker.ended.wait(max(0.0, deadline - time.monotonic()))
         for worker in workers:
-            if worker.process.is_alive():
+            if not worker.ended.is_set():
                 log.warning("stopping the crawls under way: shutdown grace period over")
                 worker.send(STOP)
+        deadline = time.monotonic() + 7
         for worker in workers:
-            worker.process.join(4)
-            if worker.process.is_alive():
+            if not worker.ended.wait(max(0.0, deadline - time.monotonic())):
                 worker.process.kill()
-                worker.process.join(5)
-        for worker in workers:
-            worker._reader.join(5)
+                worker.ended.wait(5)
 
     def kill(self) -> None:
         """Stop at once (a one-off crawl past its timeout)."""
@@ -216,4 +230,4 @@ class CrawlService:
         for worker in workers:
             worker.process.kill()
         for worker in workers:
-            worker._reader.join(10)
+            worker.ended.wait(10)

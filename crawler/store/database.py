@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wirewatch.crawler.errors import StorageError
+from wirewatch.crawler.errors import SchemaOutOfDate, StorageError
 from wirewatch.crawler.store.schema import Article, Base, SeenUrl
 
 
@@ -43,7 +43,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def open_database(url: str, base_dir: str = ".") -> sessionmaker[Session]:
+def open_database(url: str, base_dir: str = ".", check_schema: bool = True) -> sessionmaker[Session]:
+    """Sessions on the database at `url`. An empty database gets this release's schema; one at an
+    older revision is refused with a hint to run `wirewatch db upgrade` (unless `check_schema`
+    is off: that command itself)."""
     url = resolve_url(url, base_dir)
     parsed = make_url(url)
     try:
@@ -54,11 +57,42 @@ def open_database(url: str, base_dir: str = ".") -> sessionmaker[Session]:
     except ArgumentError as exc:
         raise StorageError(f"storage {_shown(url)} is not a usable database URL: {exc}") from None
     try:
-        Base.metadata.create_all(engine)
-        _add_missing_columns(engine)
+        if check_schema:
+            _schema_ready(engine, url)
     except OperationalError as exc:
         raise StorageError(f"cannot open the database {_shown(url)}: {_first_line(exc)}") from None
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _schema_ready(engine: Engine, url: str) -> None:
+    from wirewatch.crawler.store import migrations
+    revision, head = migrations.current(engine), migrations.head()
+    if revision == head:
+        return
+    if revision is None:                        # a new database: this release's schema, stamped
+        Base.metadata.create_all(engine)
+        if migrations.current(engine) in (None, migrations.BEFORE_MIGRATIONS):
+            migrations.stamp(engine, head)
+        return
+    raise SchemaOutOfDate(f"the database {_shown(url)} has schema {revision}, this release needs {head}: "
+                          "back it up, then run `wirewatch db upgrade`")
+
+
+def upgrade_database(url: str, base_dir: str = ".") -> tuple[str | None, str]:
+    """`wirewatch db upgrade`: (the revision before, the revision now)."""
+    from wirewatch.crawler.store import migrations
+    url = resolve_url(url, base_dir)
+    engine = _engine(url, make_url(url))
+    try:
+        if migrations.current(engine) is None:
+            _schema_ready(engine, url)
+            return None, migrations.head()
+        return migrations.upgrade(engine)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot upgrade the database {_shown(url)} (it is unchanged: each step runs in "
+                           f"a transaction): {_first_line(exc)}") from None
+    finally:
+        engine.dispose()
 
 
 def _engine(url: str, parsed) -> Engine:
@@ -69,19 +103,6 @@ def _engine(url: str, parsed) -> Engine:
         _sqlite_pragmas(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """A database made by an earlier release gets the nullable columns added since (additive
-    changes only; anything else needs a real migration)."""
-    inspector = inspect(engine)
-    for table in Base.metadata.sorted_tables:
-        existing = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in existing and column.nullable:
-                kind = column.type.compile(dialect=engine.dialect)
-                with engine.begin() as connection:
-                    connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
 
 def _shown(url: str) -> str:

@@ -106,7 +106,7 @@ class MatchRow(Base):
     evidence: Mapped[list] = mapped_column(default=list)
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
     alerted: Mapped[bool] = mapped_column(Boolean, default=False)
-    held_back: Mapped[str | None] = mapped_column(String(40))   # why it did not alert
+    held_back: Mapped[str | None] = mapped_column(String(80))   # why it did not alert
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -162,9 +162,9 @@ class Mute(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     def held_back(self) -> str:
-        """What a match it holds back records (the column holds 40 characters)."""
+        """What a match it holds back records (the column holds 80 characters)."""
         text = f"muted ({self.reason or f'mute #{self.id}'})"
-        return text if len(text) <= 40 else text[:38] + "…)"
+        return text if len(text) <= 80 else text[:78] + "…)"
 
     def line(self) -> str:
         return (f"#{self.id} {self.kind} {self.value} until {self.until:%Y-%m-%d %H:%M} UTC"
@@ -199,6 +199,7 @@ class SourceState(Base):
     # the schedule: when the daemon checks the source next, and how late the last check started
     next_due: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_lag: Mapped[float | None] = mapped_column(Float)
+    schedule: Mapped[str | None] = mapped_column(String(200))     # the `every` / `cron` next_due was set by
     # crawled once in full (ok, nothing left over): its backlog no longer counts as a baseline
     backlog_done: Mapped[bool | None] = mapped_column(Boolean)
 
