@@ -218,3 +218,48 @@ channels:
         parse_config(text.replace(str(secret), str(tmp_path / "missing")), env={})
     with pytest.raises(ConfigError, match="give password or password_file, not both"):
         parse_config(text.replace("username: alerts,", "username: alerts, password: x,"), env={})
+
+
+def test_prune_removes_old_text_runs_and_delivered_alerts_but_keeps_what_dedup_and_stories_need(tmp_path, receiver,
+                                                                                                capsys):
+    from sqlalchemy import select, update
+
+    from wirewatch.crawler.store.schema import Article, MatchRow, Outbox, Run, RunSource, utcnow
+    hook = receiver.script("/hook", Answer(200))
+    config, sessions = _world(tmp_path, f'  - {{type: webhook, url: "{hook}"}}',
+                              extra="retention: {article_text: 30d, runs: 7d, delivered_alerts: 14d}")
+    _report(config, sessions, 1, "North Korea sends 2,000 more troops to Kursk", DELIVERED)
+    _report(config, sessions, 2, "Iran delivers 200 Shahed drones to Russia", IRAN)
+    _deliver(config, sessions)
+    long_ago = utcnow() - datetime.timedelta(days=60)
+    with sessions.begin() as session:
+        session.add(Run(trigger="schedule", started_at=long_ago, status="ok"))
+        session.flush()
+        old_run = session.scalars(select(Run)).one()
+        session.add(RunSource(run_id=old_run.id, source="desk", status="ok", errors=[], **SourceCounts().as_dict()))
+        session.add(Run(trigger="schedule", status="ok"))
+        session.execute(update(Article).where(Article.canonical_url == "https://news.example/1")
+                        .values(fetched_at=long_ago))
+        session.execute(update(Outbox).where(Outbox.match_id.in_(select(MatchRow.id).join(
+            Article, MatchRow.article_id == Article.id).where(Article.canonical_url == "https://news.example/1")))
+            .values(delivered_at=long_ago))
+    path = tmp_path / "w.yaml"
+    path.write_text(f"storage: sqlite:///{tmp_path / 'ops.db'}\n"
+                    "retention: {article_text: 30d, runs: 7d, delivered_alerts: 14d}\n")
+    assert main(["-c", str(path), "prune", "--dry-run"]) == 0
+    assert "would prune: 1 article text(s), 1 run(s) with 1 source record(s), 1 delivered alert row(s)" in \
+        capsys.readouterr().out
+    assert main(["-c", str(path), "prune"]) == 0
+    assert "pruned: 1 article text(s)" in capsys.readouterr().out
+    with sessions() as session:
+        old, new = (session.scalars(select(Article).where(Article.canonical_url == f"https://news.example/{n}")).one()
+                    for n in (1, 2))
+        assert old.text == "" and old.title and old.content_hash and new.text
+        assert len(session.scalars(select(MatchRow)).all()) == 2            # matches, facts and stories stay
+        assert len(session.scalars(select(Run)).all()) == 1 and not session.scalars(select(RunSource)).all()
+        assert [o.match_id for o in session.scalars(select(Outbox))] != [] and \
+            len(session.scalars(select(Outbox)).all()) == 1
+    assert main(["-c", str(path), "prune"]) == 0 and "pruned: 0 article text(s)" in capsys.readouterr().out
+    # the pruned article is still known: it is not downloaded or stored again
+    held = _report(config, sessions, 1, "North Korea sends 2,000 more troops to Kursk", DELIVERED)
+    assert held == ()

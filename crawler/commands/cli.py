@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     unmute = sub.add_parser("unmute", help="end a silence now")
     unmute.add_argument("mute_id", type=int, metavar="ID")
     sub.add_parser("mutes", help="the silences in force")
+    prune = sub.add_parser("prune", help="apply retention: old article text, run records, delivered alerts")
+    prune.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
     db = sub.add_parser("db", help="the database schema")
     dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dsub.add_parser("upgrade", help="apply the schema migrations this release needs (back up first)")
@@ -162,6 +164,8 @@ def _dispatch(args) -> int:
     config = load(args)
     if command == "db":
         return db_command(config, args.db_command)
+    if command == "prune":
+        return prune_command(config, args.dry_run)
     if command in ("crawl", "run") and config.auto_upgrade:
         _auto_upgrade(config)
     if command in ("crawl", "run") and config.network.contact == type(config.network).model_fields["contact"].default:
@@ -208,6 +212,24 @@ def db_command(config, action: str) -> int:
         return 0
     before, after = upgrade_database(config.storage, config.base_dir)
     print(f"schema {before or 'empty'} -> {after}" if before != after else f"schema already at {after}")
+    return 0
+
+
+def prune_command(config, dry_run: bool) -> int:
+    from sqlalchemy.engine import make_url
+
+    from wirewatch.crawler.store.database import open_database
+    from wirewatch.crawler.store.retention import prune
+    sessions = open_database(config.storage, config.base_dir)
+    report = prune(sessions, config.retention, dry_run)
+    print(report.line(dry_run))
+    engine = sessions.kw["bind"]
+    if not dry_run and make_url(config.storage).get_backend_name() == "sqlite":
+        raw = engine.raw_connection()                # outside any transaction: give the space back
+        try:
+            raw.cursor().execute("VACUUM")
+        finally:
+            raw.close()
     return 0
 
 

@@ -121,7 +121,7 @@ def show_command(config: Config, args) -> int:
     print(visible(f"#{article.id} {article.title or '(untitled)'}"))
     print(visible(f"{article.source} · {article.url} · published {queries._iso(article.published_at) or 'unknown'}"))
     print()
-    print(marked(article.text, view.spans, colour))
+    print(marked(article.text, view.spans, colour) if article.text else "(text pruned by retention)")
     print()
     for body in view.matches:
         print(visible(f"watch {body['watch']}: score {body['score']:.2f} ({body['severity']}), "

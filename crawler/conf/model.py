@@ -12,6 +12,7 @@ from wirewatch.crawler.conf.sections import (
     Analysis,
     Daemon,
     Network,
+    Retention,
     Source,
     WatchRef,
     Web,
@@ -33,6 +34,7 @@ class Config(Strict):
     alerts: Alerts = Alerts()
     workers: Workers = Workers()
     analysis: Analysis = Analysis()
+    retention: Retention = Retention()
     web: Web | None = None             # the daemon serves the web view too when this is set
     base_dir: str = "."                # where relative paths (sqlite file, CA file) resolve
 

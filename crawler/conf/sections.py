@@ -205,3 +205,11 @@ def listen_address(value: str) -> tuple[str, int]:
     if not m or not 0 < int(m.group(2) or m.group(4)) < 65536:
         raise ValueError(f"not HOST:PORT: {value!r} (e.g. 127.0.0.1:8080 or [::1]:8080)")
     return (m.group(1) or m.group(3)), int(m.group(2) or m.group(4))
+
+
+class Retention(Strict):
+    """How long things are kept (`null`: for ever); `wirewatch prune` and the daemon apply it."""
+    article_text: float | None = 180 * 86400.0
+    runs: float | None = 30 * 86400.0
+    delivered_alerts: float | None = 90 * 86400.0
+    _durations = durations("article_text", "runs", "delivered_alerts")

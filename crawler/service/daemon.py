@@ -138,6 +138,9 @@ class Daemon:
         now = dt.datetime.now(dt.timezone.utc)
         self.scheduler.add_job(self._tick, IntervalTrigger(seconds=TICK), id="crawl", name="crawl due sources",
                                replace_existing=True, next_run_time=now)
+        self.scheduler.add_job(self._prune, IntervalTrigger(days=1), id="prune", name="apply retention",
+                               executor="dispatch", replace_existing=True,
+                               next_run_time=now + dt.timedelta(minutes=10))
         self.scheduler.add_job(self._dispatch, IntervalTrigger(seconds=config.daemon.dispatch_every),
                                id="dispatch", name="deliver alerts", executor="dispatch",
                                replace_existing=True, next_run_time=now)
@@ -202,6 +205,11 @@ class Daemon:
                     del self._busy[source.name]
                 if source.status == "ok":
                     self._retried.discard(source.name)
+
+    def _prune(self) -> None:
+        """Retention, once a day (the freed space is reused; `wirewatch prune` also vacuums)."""
+        from wirewatch.crawler.store.retention import prune
+        log.info("retention: %s", prune(self.sessions, self.config.retention).line(dry_run=False))
 
     def _dispatch(self) -> None:
         if self.dispatcher is not None and not self.stop.is_set():
