@@ -22,7 +22,7 @@ from wirewatch.alerts.model import fact_line, payload_facts
 from wirewatch.crawler.conf.durations import parse_duration
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.desk import queries
-from wirewatch.crawler.store.schema import Outbox
+from wirewatch.crawler.store.schema import Article, Outbox, Story
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "wirewatch_token"
@@ -100,24 +100,22 @@ def create_app(config: Config, sessions: sessionmaker[Session], token: str | Non
             views = queries.stories(session, filters(30 * 86400))
         return page("stories.html", stories=views)
 
+    def viewed(model, key: int, view):
+        """The view of one stored row, or 404."""
+        with sessions() as session:
+            row = session.get(model, key)
+            if row is None:
+                abort(404)
+            return row, view(session, row)
+
     @app.get("/stories/<int:story_id>")
     def story_page(story_id: int):
-        from wirewatch.crawler.store.schema import Story
-        with sessions() as session:
-            story = session.get(Story, story_id)
-            if story is None:
-                abort(404)
-            view = queries.story_view(session, story)
+        _, view = viewed(Story, story_id, queries.story_view)
         return page("story.html", story=view)
 
     @app.get("/articles/<int:article_id>")
     def article_page(article_id: int):
-        from wirewatch.crawler.store.schema import Article
-        with sessions() as session:
-            article = session.get(Article, article_id)
-            if article is None:
-                abort(404)
-            view = queries.article_view(session, article)
+        article, view = viewed(Article, article_id, queries.article_view)
         return page("article.html", view=view, article=article, segments=_segments(article.text, view.spans))
 
     @app.get("/matches")
