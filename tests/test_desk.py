@@ -96,7 +96,7 @@ def test_matches_lists_newest_first_with_alerted_or_why_not_in_every_format(desk
     assert fate["North Korea sends 3,000 troops to Russia and artillery, officials say"] == (True, None)   # news
 
     table = _run(capsys, "-c", config, "matches")
-    assert table.splitlines()[0].split()[:3] == ["id", "time", "source"]
+    assert table.splitlines()[0].split()[:4] == ["id", "found", "(UTC)", "source"]
     assert "held: too old" in table and "alerted" in table
     assert "<script>" in table                          # plain text in a terminal, shown as it is
 
@@ -105,6 +105,8 @@ def test_matches_lists_newest_first_with_alerted_or_why_not_in_every_format(desk
     one = json.loads(_run(capsys, "-c", config, "matches", "--format", "json", "--limit", "1"))
     assert len(one) == 1 and one[0]["article_id"] == rows[0]["article_id"]
     assert json.loads(_run(capsys, "-c", config, "matches", "--format", "json", "--source", "elsewhere")) == []
+    typo = _run(capsys, "-c", config, "matches", "--watch", "nk-rusia-aid")
+    assert "no stored match has watch 'nk-rusia-aid'; known: nk-russia-aid" in typo
 
 
 def test_stories_show_each_story_and_which_article_added_which_figure(desk, capsys):

@@ -211,6 +211,10 @@ channels:
   - {{type: email, host: smtp.example.org, sender: a@example.org, to: [b@example.org], username: alerts,
      password_file: {secret}}}
 """
+    monkeypatch.chdir(tmp_path)                    # no config file at all: the environment is enough
+    monkeypatch.setenv("WIREWATCH_STORAGE", f"sqlite:///{tmp_path / 'env.db'}")
+    monkeypatch.delenv("WIREWATCH_CONFIG", raising=False)
+    assert main(["status", "--json"]) == 0 and (tmp_path / "env.db").exists()
     config = parse_config(text, env={"WIREWATCH_STORAGE": f"sqlite:///{tmp_path / 'env.db'}"})
     assert config.storage.endswith("env.db") and config.channels[0].password == "correct horse battery"
     assert "correct horse battery" not in redact("login with correct horse battery")

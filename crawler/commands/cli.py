@@ -116,7 +116,12 @@ def _config_path(args) -> Path:
 
 
 def load(args):
-    from wirewatch.crawler.conf.load import load_config
+    """The config file; with none at all but WIREWATCH_STORAGE set, the defaults on that database
+    (enough for the desk commands, `status` and `web`)."""
+    from wirewatch.crawler.conf.load import load_config, parse_config
+    if not (args.config or os.environ.get("WIREWATCH_CONFIG") or Path(DEFAULT_CONFIG).exists()) \
+            and os.environ.get("WIREWATCH_STORAGE"):
+        return parse_config("", origin="(WIREWATCH_STORAGE, no config file)")
     return load_config(_config_path(args))
 
 

@@ -20,7 +20,7 @@ def _fate(body: dict) -> str:
 
 MATCH_COLUMNS = [
     Column("id", lambda b: b["article_id"], 6, right=True),
-    Column("time", lambda b: b["time"][:16].replace("T", " "), 16),
+    Column("found (UTC)", lambda b: b["time"][:16].replace("T", " "), 16),
     Column("source", lambda b: b["article"]["source"], 16),
     Column("title", lambda b: b["article"]["title"]),
     Column("score", lambda b: f"{b['score']:.2f}", 5, right=True),
@@ -50,8 +50,22 @@ def matches_command(config: Config, args) -> int:
         rows = queries.matches(session, filters_of(args, 7 * 86400))
     write(rows, MATCH_CSV if args.format == "csv" else MATCH_COLUMNS, args.format, sys.stdout)
     if not rows and args.format == "table":
-        print("no matches")
+        print("no matches" + _unknown(sessions, args))
     return 0
+
+
+def _unknown(sessions, args) -> str:
+    """A typo looks like 'no results': say when no stored match has that watch or source at all."""
+    from sqlalchemy import select
+
+    from wirewatch.crawler.store.schema import Article, MatchRow
+    with sessions() as session:
+        for name, column in (("watch", MatchRow.watch), ("source", Article.source)):
+            value = getattr(args, name, None)
+            if value and not session.scalars(select(column).where(column == value).limit(1)).first():
+                known = sorted(set(session.scalars(select(column).distinct().limit(20))))
+                return visible(f" (no stored match has {name} {value!r}; known: {', '.join(known) or 'none'})")
+    return ""
 
 
 def stories_command(config: Config, args) -> int:
@@ -118,6 +132,8 @@ def show_command(config: Config, args) -> int:
         print()
         return 0
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    if colour:
+        print("evidence: " + " ".join(f"{_COLOURS[r]}{r}\x1b[0m" for r in _COLOURS))
     print(visible(f"#{article.id} {article.title or '(untitled)'}"))
     print(visible(f"{article.source} · {article.url} · published {queries._iso(article.published_at) or 'unknown'}"))
     print()

@@ -68,6 +68,10 @@ def print_plan(config: Config) -> int:
             print(f"  {route.describe()}")
             for unknown in sorted((route.watches or set()) - names):
                 print(f"    warning: {route.channel} routes watch {unknown!r}, which the config does not run")
+    if not config.sources:
+        print("warning: no sources: nothing will be crawled")
+    if not config.channels:
+        print("warning: no channels: matches are stored and listed, nothing alerts")
     if config.network.contact == Network.model_fields["contact"].default:
         print("warning: network.contact is the project's default; set it to a page or address where "
               "site owners can reach you (it goes in the User-Agent)")
@@ -119,6 +123,8 @@ def print_status(config: Config, as_json: bool = False) -> int:
         return 1 if unhealthy else 0
     print(f"{'source':24} {'last check':12} {'next due':12} {'lag':>6} {'last success':13} {'failures':>8} "
           f"{'new 24h':>8}  last error")
+    if not health:
+        print("(no sources in the config)")
     for row in health:
         lag = f"{row['lag']:.1f}s" if row["lag"] is not None else "-"
         print(visible(f"{row['source']:24} {_ago(row['last_check']):12} {_due(row['next_due']):12} {lag:>6} "

@@ -65,6 +65,10 @@ def run_demo(db: str | None, log_level: str = "INFO") -> int:
         article_hits = [p for p in site.paths_requested() if p.endswith(".html")]
         print(f"\n3. Third crawl (incremental): {sum(s.counts.new for s in again.sources)} new, "
               f"{len(article_hits)} article downloads, feeds/sitemaps answered 304 Not Modified.")
+        if db:
+            print(f"\nLook around the analyst's desk on this database (no config file needed):\n"
+                  f"   export WIREWATCH_STORAGE=sqlite:///{db_path}\n"
+                  f"   wirewatch matches; wirewatch stories; wirewatch show ID; wirewatch web")
     site.stop()
     return 0 if first.ok and second.ok else 1
 
