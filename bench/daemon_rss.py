@@ -68,7 +68,8 @@ daemon: {{dispatch_every: 1s, quiet_after: null}}
     print(f"daemon RSS: start {samples[0][1]:.1f} MB, after {WARM_UP} crawls {first:.1f} MB, "
           f"max after warm-up {max(after):.1f} MB, end {after[-1]:.1f} MB")
     print(f"growth after warm-up: {max(after) - first:.1f} MB (goal: within 20 MB)")
-    print(f"largest crawl child / worker seen: {child_peak:.1f} MB (returned to the OS when each crawl exits)")
+    print(f"largest child seen (crawl worker, analysis process): {child_peak:.1f} MB "
+          f"(a crawl worker is replaced after workers.recycle_after jobs or past workers.max_rss)")
 
 
 if __name__ == "__main__":

@@ -344,6 +344,9 @@ def test_rules_generalise_to_a_set_they_were_not_written_for(matcher):
     ("Kim Jong Un received Vladimir Putin at Pyongyang airport on Tuesday. They discussed ammunition in "
      "exchange for space technology, according to people briefed on the talks.",
      {("North Korea", "Russia", "shells"), ("Russia", "North Korea", "technology")}),
+    # the name right after "give" receives ("give North Korea fighter jets"), it is not the jets' maker
+    ("Moscow will give North Korea fighter jets in return for more troops, a defector said.",
+     {("Russia", "North Korea", "aircraft"), ("North Korea", "Russia", "troops")}),
     # a state that attacks "with" a foreign weapon uses it; the weapon's maker receives no troops
     ("Moscow's army pounded Zaporizhzhia with North Korean rockets on Friday.",
      {("North Korea", "Russia", "shells")}),
@@ -356,3 +359,10 @@ def test_exchanges_and_attacks_with_foreign_weapons(matcher, text, facts):
     result = matcher.match("", text)[0]
     assert {(f.supplier, f.recipient, f.item) for f in result.facts} == facts
     assert result.matched == bool(facts)
+
+
+def test_in_return_as_a_sentence_adverb_is_no_agreement(matcher):
+    text = ("North Korea has sent engineers to Russia's Kursk region. In return, Moscow is expected to share "
+            "submarine technology with Pyongyang, officials in Seoul said.")
+    facts = {(f.supplier, f.item): f.status for f in matcher.match("", text)[0].facts}
+    assert facts[("Russia", "technology")] == "planned"

@@ -334,8 +334,8 @@ class EventReader:
                 if m.kind == "location" or _ORIGIN_BLOCK.search(gap) or not _ORIGIN_GAP.match(gap):
                     break
                 if m.kind == "demonym" or m.possessive or m.start < item.start < m.end or \
-                        (m.kind in ("name", "capital") and not gap.strip()):     # "DPRK ammunition"
-                    return m
+                        (m.kind in ("name", "capital") and not gap.strip() and not self._indirect_object(sent, m)):
+                    return m                     # "DPRK ammunition", but not "give North Korea fighter jets"
                 break
         after = next((m for m in mentions if m.start >= item.end), None)      # "troops from North Korea"
         if after is not None and after.kind != "location" and _ORIGIN_AFTER.fullmatch(sent[item.end:after.start]):
@@ -358,6 +358,12 @@ class EventReader:
         if maker is not None:              # a model only one state makes: "KN-23", "Koksan"
             return Mention(item.start, item.end, maker, "model", sent[item.start:item.end])
         return None
+
+    def _indirect_object(self, sent: str, m: Mention) -> bool:
+        """'give North Korea fighter jets': the name right after a giving verb receives."""
+        before = sent[max(0, m.start - 30):m.start]
+        return any(kind == "give" and re.fullmatch(r"\s*(?:the\s+)?", before[end:])
+                   for _, end, (kind, _) in self.lex.verbs.find(before, fold(before)))
 
     def _user(self, sent: str, anchors: list[Anchor], mentions: list[Mention]) -> Mention | None:
         """Who the sentence shows using weapons: the subject of a use verb ("Russian gunners are
