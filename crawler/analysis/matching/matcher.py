@@ -29,6 +29,7 @@ _HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event
                            r"(?:warn|warns|warned|warning|caution|cautions|cautioned)\s+(?:\w+\s+)?against)\b", re.I)
 _HEADLINE_TO = re.compile(r"^\s+to\s", re.I)      # "Russia to share technology with ..."
 _EXCHANGE = re.compile(r"\s+(?:[\w-]+\s+){0,2}(?:in\s+exchange\s+for|in\s+return\s+for)\s+(?:[\w-]+\s+){0,3}", re.I)
+_EXCHANGE_WORD = re.compile(r"\bin\s+(?:exchange|return)\s+for\b", re.I)
 _NO_ITEM = re.compile(r"\bno\s+(?:\w+\s+){0,2}$", re.I)                  # "no weapons had been sent"
 _ANY_BEFORE = re.compile(r"\bany\s+(?:\w+\s+)?$", re.I)                  # "any transfer ... would"
 _NEGATED_AFTER = re.compile(r"^(?:(?!\b(?:who|which|that|though|although|according|while)\b)[^;:,]){0,40}?"
@@ -64,12 +65,13 @@ class Matcher:
             for i, sentence in enumerate(sentences):
                 before = tuple(a.item.kind for a in analysed[-1][1]) if analysed else ()
                 analysed.append(self.reader.analyse(i, sentence, before))
+            exchanges = {i for i, sentence in enumerate(sentences) if _EXCHANGE_WORD.search(sentence)}
             for watch in candidates:
-                results[watch.name] = self._judge(watch, sentences, analysed)
+                results[watch.name] = self._judge(watch, sentences, analysed, exchanges)
         return [results[w.name] for w in self.watches]
 
     # ---- one watch ---------------------------------------------------------------------------
-    def _judge(self, watch: Watch, sentences: list[str], analysed) -> MatchResult:
+    def _judge(self, watch: Watch, sentences: list[str], analysed, exchanges: set[int]) -> MatchResult:
         events, notes, orphans = [], [], []
         for index, (_, analyses) in enumerate(analysed):
             made: dict[int, Event] = {}
@@ -83,7 +85,8 @@ class Matcher:
                     made[id(a)] = event
                 elif note:
                     notes.append(f"sentence {index}: {note}: {sentences[index][:160]}")
-            made.update(self._exchanged(watch, index, sentences, analysed, made))
+            if index in exchanges:                          # rare: only where "in exchange for" stands
+                made.update(self._exchanged(watch, index, sentences, analysed, made))
             events += made.values()
         if not events:
             return MatchResult(watch.name, False, 0.0, watch.spec.severity, "",
