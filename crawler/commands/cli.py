@@ -173,9 +173,8 @@ def _dispatch(args) -> int:
         return prune_command(config, args.dry_run)
     if command in ("crawl", "run") and config.auto_upgrade:
         _auto_upgrade(config)
-    if command in ("crawl", "run") and config.network.contact == type(config.network).model_fields["contact"].default:
-        log.warning("network.contact is the project's default: set it to a page or address where site owners "
-                    "can reach you (it goes in the User-Agent)")
+    if command in ("crawl", "run") and config.network.contact_warning:
+        log.warning("%s", config.network.contact_warning)
     if command == "check":
         from wirewatch.crawler.commands.operator import print_plan
         return print_plan(config)
@@ -204,16 +203,10 @@ def _dispatch(args) -> int:
 
 
 def db_command(config, action: str) -> int:
-    from wirewatch.crawler.store import migrations
-    from wirewatch.crawler.store.database import _engine, resolve_url, upgrade_database
+    from wirewatch.crawler.store.database import schema_revisions, upgrade_database
     if action == "current":
-        from sqlalchemy.engine import make_url
-        url = resolve_url(config.storage, config.base_dir)
-        engine = _engine(url, make_url(url))
-        try:
-            print(f"database: {migrations.current(engine) or 'empty'}; this release: {migrations.head()}")
-        finally:
-            engine.dispose()
+        current, head = schema_revisions(config.storage, config.base_dir)
+        print(f"database: {current or 'empty'}; this release: {head}")
         return 0
     before, after = upgrade_database(config.storage, config.base_dir)
     print(f"schema {before or 'empty'} -> {after}" if before != after else f"schema already at {after}")

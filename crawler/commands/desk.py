@@ -8,6 +8,7 @@ import sys
 
 from wirewatch.alerts.model import fact_line, payload_facts
 from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.dates import iso
 from wirewatch.crawler.desk import queries
 from wirewatch.crawler.desk.formats import Column, table_lines, write
 from wirewatch.crawler.display import visible
@@ -123,7 +124,7 @@ def show_command(config: Config, args) -> int:
         view = queries.article_view(session, article)
     if args.format == "json":
         json.dump({"article": {"id": article.id, "url": article.url, "title": article.title,
-                               "source": article.source, "published": queries._iso(article.published_at),
+                               "source": article.source, "published": iso(article.published_at),
                                "text": article.text},
                    "spans": [{"start": s, "end": e, "role": r} for s, e, r in view.spans],
                    "matches": view.matches, "deliveries": view.deliveries,
@@ -135,7 +136,7 @@ def show_command(config: Config, args) -> int:
     if colour:
         print("evidence: " + " ".join(f"{_COLOURS[r]}{r}\x1b[0m" for r in _COLOURS))
     print(visible(f"#{article.id} {article.title or '(untitled)'}"))
-    print(visible(f"{article.source} · {article.url} · published {queries._iso(article.published_at) or 'unknown'}"))
+    print(visible(f"{article.source} · {article.url} · published {iso(article.published_at) or 'unknown'}"))
     print()
     print(marked(article.text, view.spans, colour) if article.text else "(text pruned by retention)")
     print()

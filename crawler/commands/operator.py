@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from wirewatch.crawler.conf.model import Config
-from wirewatch.crawler.conf.sections import Network
+from wirewatch.crawler.dates import iso
 from wirewatch.crawler.display import visible
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.schema import Outbox, utcnow
@@ -72,9 +72,8 @@ def print_plan(config: Config) -> int:
         print("warning: no sources: nothing will be crawled")
     if not config.channels:
         print("warning: no channels: matches are stored and listed, nothing alerts")
-    if config.network.contact == Network.model_fields["contact"].default:
-        print("warning: network.contact is the project's default; set it to a page or address where "
-              "site owners can reach you (it goes in the User-Agent)")
+    if config.network.contact_warning:
+        print(f"warning: {config.network.contact_warning}")
     print("config OK")
     return 0
 
@@ -105,7 +104,8 @@ def _due(when: dt.datetime | None) -> str:
 def print_status(config: Config, as_json: bool = False) -> int:
     """Per-source health and schedule, the alert queue and the mutes in force. Exit 1 when some
     source has failed `daemon.failures_before_alert` times in a row or some alert is dead."""
-    from wirewatch.crawler.desk.queries import active_mutes, queue_counts, source_health
+    from wirewatch.crawler.desk.queries import queue_counts, source_health
+    from wirewatch.crawler.store.mutes import active_mutes
     sessions = open_database(config.storage, config.base_dir)
     with sessions() as session:
         health = source_health(session, config)
@@ -116,7 +116,7 @@ def print_status(config: Config, as_json: bool = False) -> int:
     if as_json:
         print(json.dumps({
             "healthy": not unhealthy, "failing": failing,
-            "sources": [{**row, **{k: _iso(row[k]) for k in ("last_check", "next_due", "last_success")}}
+            "sources": [{**row, **{k: iso(row[k]) for k in ("last_check", "next_due", "last_success")}}
                         for row in health],
             "alerts": {k: queue.get(k, 0) for k in ("pending", "dead", "delivered")},
             "mutes": [m.as_json() for m in mutes]}, ensure_ascii=False, indent=2))
@@ -137,10 +137,6 @@ def print_status(config: Config, as_json: bool = False) -> int:
     if unhealthy:
         print(f"unhealthy: {len(failing)} source(s) failing, {queue.get('dead', 0)} dead alert(s)")
     return 1 if unhealthy else 0
-
-
-def _iso(when: dt.datetime | None) -> str | None:
-    return when.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds") if when else None
 
 
 def alerts_command(config: Config, args) -> int:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 from wirewatch.crawler.conf.model import Config
-from wirewatch.crawler.desk.queries import active_mutes
 from wirewatch.crawler.display import visible
 from wirewatch.crawler.errors import ConfigError
 from wirewatch.crawler.store.database import open_database
+from wirewatch.crawler.store.mutes import active_mutes
 from wirewatch.crawler.store.schema import Mute, Story, utcnow
 
 

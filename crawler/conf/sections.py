@@ -32,6 +32,14 @@ class Network(Strict):
     _durations = durations("timeout", "crawl_timeout")
     _sizes = field_validator("max_bytes", mode="before")(parse_size)
 
+    @property
+    def contact_warning(self) -> str | None:
+        """What to say while `contact` is the project's default: sites should reach the operator."""
+        if self.contact != type(self).model_fields["contact"].default:
+            return None
+        return ("network.contact is the project's default: set it to a page or address where site owners "
+                "can reach you (it goes in the User-Agent)")
+
     @field_validator("allow")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wirewatch.alerts.model import build_alert, fact_line
+from wirewatch.crawler.dates import iso
 from wirewatch.crawler.records import Fact
-from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, Mute, Outbox, Story, utcnow
+from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, Outbox, Story, utcnow
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def match_body(match: MatchRow, article: Article, story: Story | None, facts: li
                alert_id: str | None) -> dict[str, Any]:
     body = build_alert(article, match, tuple(facts), story or _NO_STORY)
     body["id"] = alert_id
-    body["time"] = match.created_at.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds")
+    body["time"] = iso(match.created_at)
     body.update(alerted=bool(match.alerted), held_back=match.held_back, match_id=match.id,
                 article_id=article.id, severity=match.severity)
     return body
@@ -103,13 +104,9 @@ class StoryView:
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "watch": self.watch, "title": self.title,
-                "first_seen": _iso(self.first_seen), "last_seen": _iso(self.last_seen),
+                "first_seen": iso(self.first_seen), "last_seen": iso(self.last_seen),
                 "articles": self.articles, "outlets": self.outlets, "facts": self.facts,
                 "growth": self.growth}
-
-
-def _iso(when: dt.datetime | None) -> str | None:
-    return when.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds") if when else None
 
 
 def stories(session: Session, filters: Filters = Filters(since=30 * 86400)) -> list[StoryView]:
@@ -142,7 +139,7 @@ def story_view(session: Session, story: Story) -> StoryView:
                 added.append(fact_line(fact))
         lines += added
         growth.append({"article_id": article.id, "title": article.title, "source": article.source,
-                       "url": article.url, "time": _iso(match.created_at), "alerted": bool(match.alerted),
+                       "url": article.url, "time": iso(match.created_at), "alerted": bool(match.alerted),
                        "held_back": match.held_back, "added": added})
     outlets = sorted({article.source for _, article in rows})
     return StoryView(story.id, story.watch, story.title, story.created_at, story.updated_at,
@@ -173,7 +170,7 @@ def article_view(session: Session, article: Article) -> ArticleView:
     bodies = [match_body(m, article, story, facts.get(m.id, []), alert_ids.get(m.id)) for m, story in rows]
     spans = evidence_spans(article.text, [e for m, _ in rows for e in (m.evidence or [])])
     deliveries = [{"alert_id": o.alert_id, "channel": o.channel, "status": o.status, "attempts": o.attempts,
-                   "last_error": o.last_error, "delivered_at": _iso(o.delivered_at)}
+                   "last_error": o.last_error, "delivered_at": iso(o.delivered_at)}
                   for o in session.scalars(select(Outbox).where(Outbox.match_id.in_(ids or [-1]))
                                            .order_by(Outbox.id))]
     story = session.get(Story, article.story_id) if article.story_id else None
@@ -233,14 +230,3 @@ def source_health(session: Session, config) -> list[dict[str, Any]]:
 
 def queue_counts(session: Session) -> dict[str, int]:
     return counts_by(session, Outbox.status)
-
-
-def active_mutes(session: Session) -> list[Mute]:
-    return list(session.scalars(select(Mute).where(Mute.until > utcnow()).order_by(Mute.id)))
-
-
-def mute_for(session: Session, story_id: int | None, source: str, watch: str) -> Mute | None:
-    """The silence in force over a match of this story, source or watch, if any."""
-    return session.scalars(select(Mute).where(Mute.until > utcnow(), (
-        ((Mute.kind == "story") & (Mute.value == str(story_id))) | ((Mute.kind == "source") & (Mute.value == source))
-        | ((Mute.kind == "watch") & (Mute.value == watch)))).order_by(Mute.id)).first()

@@ -46,10 +46,10 @@ def record_health(config: Config, sessions: sessionmaker[Session], sources, noti
 
 
 def _notify(session: Session, config: Config, source: str, event: str, message: str) -> None:
-    from wirewatch.crawler.desk.queries import mute_for
+    from wirewatch.crawler.store.mutes import mute_for
     message = redact(message)
     log.warning("operational: %s: %s", source, message)
-    if mute_for(session, None, source, "") is not None:        # a muted source's health goes unsent too
+    if mute_for(session, source=source) is not None:        # a muted source's health goes unsent too
         return
     from wirewatch.alerts.routing import Routes
     enqueue(session, operational_alert(source, event, message), Routes.of(config).operational(),

@@ -50,9 +50,7 @@ def claim_due(sessions: sessionmaker[Session], config: Config, busy: set[str], r
         return []
     sources = {s.name: s for s in config.sources}
     with sessions.begin() as session:
-        states = {s.source: s for s in session.scalars(
-            select(SourceState).where(SourceState.source.in_(list(sources))))} if len(sources) <= 2000 else \
-            {s.source: s for s in session.scalars(select(SourceState)) if s.source in sources}
+        states = {s.source: s for s in session.scalars(select(SourceState)) if s.source in sources}
         due = []
         for name, source in sources.items():
             if name in busy:

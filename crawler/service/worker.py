@@ -18,6 +18,8 @@ import signal
 import threading
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.errors import ConfigError
@@ -127,7 +129,7 @@ class _Worker:
             for name in job.names:
                 self._send(SourceDone(job.run_id, name))
             self._send(JobDone(job.run_id))
-            if "database" in str(exc).lower():
+            if isinstance(exc, SQLAlchemyError):      # a fresh worker gets fresh connections
                 self.drain("database error")
 
     def _start_job(self, job: CrawlJob) -> None:

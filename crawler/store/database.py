@@ -78,6 +78,19 @@ def _schema_ready(engine: Engine, url: str) -> None:
                           "back it up, then run `wirewatch db upgrade`")
 
 
+def schema_revisions(url: str, base_dir: str = ".") -> tuple[str | None, str]:
+    """`wirewatch db current`: (the database's revision or None when empty, this release's)."""
+    from wirewatch.crawler.store import migrations
+    url = resolve_url(url, base_dir)
+    engine = _engine(url, make_url(url))
+    try:
+        return migrations.current(engine), migrations.head()
+    except OperationalError as exc:
+        raise StorageError(f"cannot open the database {_shown(url)}: {_first_line(exc)}") from None
+    finally:
+        engine.dispose()
+
+
 def upgrade_database(url: str, base_dir: str = ".") -> tuple[str | None, str]:
     """`wirewatch db upgrade`: (the revision before, the revision now)."""
     from wirewatch.crawler.store import migrations

@@ -21,6 +21,7 @@ from wirewatch.alerts.routing import Routes
 from wirewatch.crawler.dates import published_at
 from wirewatch.crawler.records import AlertPolicy, ArticleItem, MatchResult, PageAnalysis
 from wirewatch.crawler.store.database import is_known
+from wirewatch.crawler.store.mutes import mute_for
 from wirewatch.crawler.store.novelty import assign_story
 from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, SeenUrl, SourceState, utcnow
 
@@ -101,8 +102,7 @@ def store_match(session: Session, article: Article, result: MatchResult, routes:
     if reason is None and not result.alert:
         reason = "status"                 # the watch holds facts of these statuses back
     if reason is None:
-        from wirewatch.crawler.desk.queries import mute_for
-        mute = mute_for(session, story.id, article.source, result.watch)
+        mute = mute_for(session, story_id=story.id, source=article.source, watch=result.watch)
         reason = mute.held_back() if mute is not None else None
     match = MatchRow(article_id=article.id, watch=result.watch, score=result.score,
                      severity=result.severity, rule=result.rule,

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from wirewatch.crawler.dates import iso
 from wirewatch.crawler.records import Fact
 
 
@@ -172,7 +173,7 @@ class Mute(Base):
 
     def as_json(self) -> dict:
         return {"id": self.id, "kind": self.kind, "value": self.value, "reason": self.reason,
-                "until": self.until.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds")}
+                "until": iso(self.until)}
 
 
 class FetchState(Base):

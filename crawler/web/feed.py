@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wirewatch.alerts.model import fact_line, payload_facts
-from wirewatch.crawler.store.schema import Outbox
+from wirewatch.crawler.store.schema import MatchRow, Outbox
 from wirewatch.crawler.web.app import http_link
 
 ENTRIES = 50
@@ -20,6 +20,8 @@ def alerts_atom(session: Session, root: str, url_for) -> bytes:
     first = (select(func.min(Outbox.id)).where(Outbox.kind == "alert").group_by(Outbox.alert_id)
              .order_by(func.min(Outbox.id).desc()).limit(ENTRIES))
     rows = list(session.scalars(select(Outbox).where(Outbox.id.in_(first)).order_by(Outbox.id.desc())))
+    articles = dict(session.execute(select(MatchRow.id, MatchRow.article_id).where(
+        MatchRow.id.in_([r.match_id for r in rows if r.match_id is not None]))).all())
     feed = FeedGenerator()
     feed.id(root.rstrip("/") + "/alerts.atom")
     feed.title("wirewatch alerts")
@@ -37,12 +39,9 @@ def alerts_atom(session: Session, root: str, url_for) -> bytes:
         link = http_link(article.get("url"))
         if link:
             entry.link(href=link, rel="alternate")
-        if row.match_id is not None:
-            from wirewatch.crawler.store.schema import MatchRow
-            match = session.get(MatchRow, row.match_id)
-            if match is not None:
-                entry.link(href=root.rstrip("/") + url_for("article_page", article_id=match.article_id),
-                           rel="related")
+        if row.match_id in articles:
+            entry.link(href=root.rstrip("/") + url_for("article_page", article_id=articles[row.match_id]),
+                       rel="related")
         facts = "; ".join(fact_line(f) for f in payload_facts(body)) or "no facts"
         entry.summary(f"{article.get('source', '')}: {facts} (score {body.get('score', 0):.2f})")
     return feed.atom_str(pretty=True)

@@ -4,6 +4,7 @@ schema (or upgrade a SQLite one themselves with `auto_upgrade: true`)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
@@ -24,7 +25,9 @@ def _config(connection: Connection | None = None) -> AlembicConfig:
     return config
 
 
+@functools.cache
 def head() -> str:
+    """This release's revision (read once: every open_database asks)."""
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
