@@ -214,18 +214,28 @@ def db_command(config, action: str) -> int:
 
 
 def prune_command(config, dry_run: bool) -> int:
+    import sqlite3
+
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
 
     from wirewatch.crawler.store.database import open_database
     from wirewatch.crawler.store.retention import prune
     sessions = open_database(config.storage, config.base_dir)
-    report = prune(sessions, config.retention, dry_run)
+    try:
+        report = prune(sessions, config.retention, dry_run)     # one transaction: all of it or none
+    except OperationalError as exc:
+        from wirewatch.crawler.errors import StorageError
+        raise StorageError(f"prune did not run, nothing was removed: {str(exc.orig).splitlines()[0]}") from None
     print(report.line(dry_run))
     engine = sessions.kw["bind"]
     if not dry_run and make_url(config.storage).get_backend_name() == "sqlite":
         raw = engine.raw_connection()                # outside any transaction: give the space back
         try:
             raw.cursor().execute("VACUUM")
+        except sqlite3.Error as exc:                  # the prune itself is committed: nothing is lost
+            print(f"wirewatch: VACUUM skipped ({exc}); the freed space is reused, run prune again later",
+                  file=sys.stderr)
         finally:
             raw.close()
     return 0
