@@ -26,15 +26,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def corpus_root() -> Path:
-    """../shared/corpus beside the repository (as laid out for developers and CI)."""
-    candidates = [Path(os.environ["WIREWATCH_CORPUS"])] if os.environ.get("WIREWATCH_CORPUS") else []
-    candidates += [REPO.parent / "shared" / "corpus" / "article-extraction-benchmark",
-                   REPO.parent.parent / "shared" / "corpus" / "article-extraction-benchmark"]
-    for path in candidates:
-        if (path / "ground-truth.json").exists():
-            return path
-    raise RuntimeError(f"news corpus not found (looked in {', '.join(map(str, candidates))}); "
-                       "set WIREWATCH_CORPUS to the article-extraction-benchmark folder")
+    """The news pages the tests serve: a trimmed copy of Scrapinghub's article-extraction-benchmark
+    (MIT, see tests/resources/corpus/README.md) shipped in the repository, so a fresh clone needs
+    nothing beside it."""
+    return REPO / "tests" / "resources" / "corpus"
 
 
 class Corpus:

@@ -70,7 +70,7 @@ def test_feed_crawl_stores_clean_articles_and_recrawl_downloads_none(site, corpu
 
 
 def test_atom_rss1_and_broken_charset_feeds_all_yield_entries(site, corpus, tmp_path):
-    paths = _serve_corpus(site, corpus, "feeds2", 3, start=10)
+    paths = _serve_corpus(site, corpus, "feeds2", 3, start=6)
     base = site.base
     site.pages["/atom.xml"] = Page((
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>a</title>'
@@ -98,7 +98,7 @@ def test_atom_rss1_and_broken_charset_feeds_all_yield_entries(site, corpus, tmp_
 
 
 def test_sitemap_index_nested_gzip_and_google_news(site, corpus, tmp_path):
-    paths = _serve_corpus(site, corpus, "sm", 4, start=20)
+    paths = _serve_corpus(site, corpus, "sm", 4, start=9)
     base = site.base
     urlset = ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
               + "".join(f"<url><loc>{base}{p}</loc></url>" for p in paths[:2]) + "</urlset>")
@@ -129,8 +129,8 @@ def test_sitemap_index_nested_gzip_and_google_news(site, corpus, tmp_path):
 def test_robots_sitemap_discovery_and_disallow(corpus, tmp_path):
     with LocalSite() as own:
         ok_path, private_path = "/news/one.html", "/private/two.html"
-        own.pages[ok_path] = Page(corpus.html(corpus.ids[30]))
-        own.pages[private_path] = Page(corpus.html(corpus.ids[31]))
+        own.pages[ok_path] = Page(corpus.html(corpus.ids[13]))
+        own.pages[private_path] = Page(corpus.html(corpus.ids[14]))
         own.pages["/robots.txt"] = Page(
             f"User-agent: *\nDisallow: /private/\nSitemap: {own.base}/maps/main.xml\n".encode(), "text/plain")
         own.pages["/maps/main.xml"] = Page((
@@ -147,7 +147,7 @@ def test_robots_sitemap_discovery_and_disallow(corpus, tmp_path):
 
 
 def test_listing_follows_article_links_and_paginates_up_to_the_cap(site, corpus, tmp_path):
-    paths = _serve_corpus(site, corpus, "list/2026/11", 3, start=40)
+    paths = _serve_corpus(site, corpus, "list/2026/11", 3, start=15)
     page = lambda links, nxt: Page(("<html><body><nav><a href='/about/'>About</a></nav>"
                                     + "".join(f"<a href='{p}'>story</a>" for p in links)
                                     + (f"<a href='{nxt}'>Older</a>" if nxt else "") + "</body></html>").encode())
@@ -165,7 +165,7 @@ def test_listing_follows_article_links_and_paginates_up_to_the_cap(site, corpus,
 
 
 def test_failing_sources_are_reported_and_the_others_complete(site, corpus, tmp_path, capsys):
-    good = _serve_corpus(site, corpus, "mixed", 2, start=50)
+    good = _serve_corpus(site, corpus, "mixed", 2, start=18)
     site.pages["/ok.xml"] = Page(rss(site.base, good), "application/rss+xml")
     site.pages["/broken.xml"] = Page(b"<html><body>Service temporarily unavailable</body></html>")
     site.pages["/stalled.xml"] = Page(rss(site.base, good), "application/rss+xml", delay=4)
@@ -205,7 +205,7 @@ def test_private_addresses_are_refused_unless_allowed(site, tmp_path):
 def test_page_without_text_is_skipped_with_reason_and_canonical_duplicates_stored_once(site, corpus, tmp_path):
     empty = "/thin/gallery.html"
     site.pages[empty] = Page(b"<html><head><title>Gallery</title></head><body><img src='a.jpg'></body></html>")
-    body = corpus.truth[corpus.ids[60]]["articleBody"]
+    body = corpus.truth[corpus.ids[21]]["articleBody"]
     canonical = site.url("/thin/canonical-story.html")
     with_link = (f'<html><head><title>Story</title><link rel="canonical" href="{canonical}"></head><body>'
                  f'<article><h1>Story</h1>{"".join(f"<p>{p}</p>" for p in body.split(chr(10)) if p)}</article>'
@@ -231,7 +231,7 @@ def test_page_without_text_is_skipped_with_reason_and_canonical_duplicates_store
 
 
 def test_status_shows_source_health_and_the_alert_queue(site, corpus, tmp_path, capsys):
-    good = _serve_corpus(site, corpus, "status", 2, start=70)
+    good = _serve_corpus(site, corpus, "status", 2, start=22)
     site.pages["/status-ok.xml"] = Page(rss(site.base, good), "application/rss+xml")
     config = write_config(tmp_path, [
         {"name": "healthy", "type": "feed", "url": site.url("/status-ok.xml")},
@@ -251,7 +251,7 @@ def test_status_shows_source_health_and_the_alert_queue(site, corpus, tmp_path, 
 
 
 def test_json_logs_carry_counts_and_never_a_secret(site, corpus, tmp_path):
-    paths = _serve_corpus(site, corpus, "jsonlog", 1, start=80)
+    paths = _serve_corpus(site, corpus, "jsonlog", 1, start=24)
     site.pages["/jsonlog.xml"] = Page(rss(site.base, paths), "application/rss+xml")
     config = write_config(tmp_path, [{"name": "j", "type": "feed", "url": site.url("/jsonlog.xml")}],
                           channels=[{"type": "webhook", "url": "${HOOK_URL}"}])

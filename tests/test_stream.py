@@ -99,7 +99,7 @@ def test_past_max_articles_the_newest_entries_go_first_and_the_summary_says_what
         days = [f"Mon, {d:02d} Nov 2026 10:00:00 +0000" for d in (3, 17, 9, 21, 5, 12)]
         items = [(f"/cap/{i}.html", day) for i, day in enumerate(days)]
         for i, (path, _) in enumerate(items):
-            site.pages[path] = Page(corpus.html(corpus.ids[20 + i]))
+            site.pages[path] = Page(corpus.html(corpus.ids[9 + i]))
         site.pages["/cap.xml"] = Page(_dated_rss(site.base, items), "application/rss+xml")
         config = write_config(tmp_path, [{"name": "cap", "type": "feed", "url": site.url("/cap.xml"),
                                           "max_articles": 2}])
@@ -115,7 +115,7 @@ def test_past_max_articles_the_newest_entries_go_first_and_the_summary_says_what
 @pytest.mark.slow
 def test_gone_articles_are_remembered_and_failing_ones_are_retried_a_few_times(tmp_path, corpus):
     with LocalSite() as site:
-        site.pages["/dead/ok.html"] = Page(corpus.html(corpus.ids[30]))
+        site.pages["/dead/ok.html"] = Page(corpus.html(corpus.ids[13]))
         site.pages["/dead/gone.html"] = Page(b"gone", status=410, etag=False)
         site.pages["/dead/flaky.html"] = Page(b"oops", status=503, etag=False)
         site.pages["/dead.xml"] = Page(rss(site.base, ["/dead/ok.html", "/dead/gone.html", "/dead/flaky.html",
@@ -140,7 +140,7 @@ def test_a_site_root_falls_back_to_the_well_known_sitemaps(tmp_path, corpus, rob
     with LocalSite() as site:
         if robots is not None:
             site.pages["/robots.txt"] = robots
-        site.pages["/root/a.html"] = Page(corpus.html(corpus.ids[40]))
+        site.pages["/root/a.html"] = Page(corpus.html(corpus.ids[15]))
         site.pages["/sitemap-news.xml"] = Page(
             f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
             f"<url><loc>{site.base}/root/a.html</loc></url></urlset>".encode(), "application/xml")
@@ -158,8 +158,8 @@ def test_robots_txt_is_fetched_once_per_crawl_and_may_list_a_feed_and_a_text_sit
         site.pages["/latest.rss"] = Page(rss(site.base, ["/r/one.html", "/private/secret.html"]), "application/rss+xml")
         site.pages["/urls.txt"] = Page(f"{site.base}/r/two.html\n{site.base}/r/one.html\n".encode(), "text/plain")
         for i, name in enumerate(("one", "two")):
-            site.pages[f"/r/{name}.html"] = Page(corpus.html(corpus.ids[50 + i]))
-        site.pages["/private/secret.html"] = Page(corpus.html(corpus.ids[52]))
+            site.pages[f"/r/{name}.html"] = Page(corpus.html(corpus.ids[18 + i]))
+        site.pages["/private/secret.html"] = Page(corpus.html(corpus.ids[20]))
         config = write_config(tmp_path, [{"name": "root", "type": "sitemap", "url": site.url("/")},
                                          {"name": "feed", "type": "feed", "url": site.url("/latest.rss")}])
         report, _ = crawl_config(config)
