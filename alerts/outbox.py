@@ -61,6 +61,24 @@ def requeue(sessions: sessionmaker[Session], alert_id: str | None = None, dead: 
     return result.rowcount
 
 
+def send_now(config: Config, payload: dict) -> list[tuple[str, Outcome]]:
+    """An operator alert sent straight through every channel that takes them, for when the outbox
+    itself cannot be trusted (the database file deleted under the daemon). Best effort, once."""
+    from wirewatch.alerts.routing import Routes
+    body = {**payload, "id": new_alert_id()}
+    outcomes = []
+    for name, spec in config.named_channels():
+        if name not in Routes.of(config).operational():
+            continue
+        channel = build_channel(name, spec, config.channel_env)
+        try:
+            outcomes.append((name, Dispatcher._send(channel, Outbox(alert_id=body["id"], channel=name,
+                                                                   payload=body))))
+        finally:
+            channel.close()
+    return outcomes
+
+
 def release_leases(sessions: sessionmaker[Session]) -> int:
     """Rows claimed by a dispatcher that is gone are due again now. Only the daemon calls this,
     at start: one daemon per database means no live daemon holds them."""

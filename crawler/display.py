@@ -12,7 +12,7 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069
 def visible(text: str | None, keep_newlines: bool = False) -> str:
     def escape(match: re.Match) -> str:
         char = match.group()
-        if keep_newlines and char == "\n":
+        if keep_newlines and char in "\n\t":
             return char
         code = ord(char)
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -25,6 +25,10 @@ class SchemaOutOfDate(StorageError):
     """The database was made by an older release: `wirewatch db upgrade` first. Exit code 2."""
 
 
+class SchemaTooNew(StorageError):
+    """The database was made by a newer release: this one refuses to touch it. Exit code 2."""
+
+
 class SourceError(WirewatchError):
     """A source could not be crawled (unreachable, refused, unusable document)."""
 

@@ -25,8 +25,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def _quiet_frameworks(record: logging.LogRecord) -> bool:
-    """Scrapy resets its loggers' levels when a crawl starts; only its errors reach our log."""
-    return record.levelno >= logging.ERROR or not record.name.startswith(("scrapy", "twisted", "py.warnings"))
+    """Scrapy resets its loggers' levels when a crawl starts, apprise logs each failed send: only
+    their errors reach our log."""
+    return record.levelno >= logging.ERROR or \
+        not record.name.startswith(("scrapy", "twisted", "py.warnings", "apprise"))
 
 
 class TextFormatter(logging.Formatter):

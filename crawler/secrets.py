@@ -22,6 +22,8 @@ def _parts(value: str) -> list[str]:
     if value.startswith("whsec_"):
         parts.append(value.removeprefix("whsec_"))
     url = urlsplit(value) if re.match(r"[a-z][a-z0-9+.-]*://", value, re.I) else None
+    if url is None and re.fullmatch(r"[^:\s]{1,200}:\S+", value):
+        parts.append(value.partition(":")[2])          # "user:password" (basic auth): the password
     if url is not None:
         parts += [unquote(url.username or ""), unquote(url.password or "")]
         parts += [segment for segment in url.path.split("/") if _TOKEN_LIKE.match(segment)]

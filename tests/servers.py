@@ -1,12 +1,16 @@
-"""Real local peers for alert tests: a scriptable HTTP receiver and SMTP servers (aiosmtpd)."""
+"""Real local peers for the tests: a scriptable HTTP receiver, SMTP servers (aiosmtpd), and the
+web view served by a real `wirewatch web` process."""
 
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -106,3 +110,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class WebView:
+    """`wirewatch web` in a child process on a free loopback port, waited for until it answers."""
+
+    def __init__(self, config: Path, *extra: str, host: str = "127.0.0.1"):
+        import requests
+        self.port = free_port()
+        self.base = f"http://{host}:{self.port}"
+        self.process = subprocess.Popen([sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config),
+                                         "web", "--listen", f"{host}:{self.port}", *extra],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.base + "/healthz", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise AssertionError(self.stop())
+
+    def stop(self) -> str:
+        self.process.terminate()
+        return self.process.communicate(timeout=10)[0].decode(errors="replace")

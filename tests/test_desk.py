@@ -7,10 +7,8 @@ import csv
 import datetime as dt
 import io
 import json
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import feedparser
@@ -19,7 +17,8 @@ import requests
 from sqlalchemy import select
 
 from tests.conftest import write_config
-from tests.servers import Answer, Receiver
+from tests.servers import Answer, Receiver, free_port
+from tests.servers import WebView as Web
 from wirewatch.crawler.commands.cli import main
 from wirewatch.crawler.demo.localsite import LocalSite
 from wirewatch.crawler.demo.site import build_site
@@ -162,33 +161,6 @@ def test_rescan_reports_gains_and_losses_stores_them_and_alerts_only_when_asked(
 
 # ---- the web view, as a browser and scripts see it ---------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Web:
-    def __init__(self, config: Path, *extra: str):
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen([sys.executable, "-m", "wirewatch.crawler.commands.cli", "-c", str(config),
-                                         "web", "--listen", f"127.0.0.1:{self.port}", *extra],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                requests.get(self.base + "/healthz", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise AssertionError(self.stop())
-
-    def stop(self) -> str:
-        self.process.terminate()
-        return self.process.communicate(timeout=10)[0].decode(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def web(desk):
     server = Web(desk["config"])
@@ -320,7 +292,7 @@ def test_an_analyst_clicks_from_stories_to_a_story_to_an_article_in_a_real_brows
 
 def test_the_daemon_serves_the_view_when_the_config_has_web(desk, tmp_path):
     from tests.test_daemon import DaemonProcess, wait_for
-    port = _free_port()
+    port = free_port()
     config = write_config(tmp_path, [{"name": "ledger", "type": "feed", "url": desk["site"].url("/feed.xml"),
                                       "every": "1h"}],
                           web={"listen": f"127.0.0.1:{port}"}, daemon={"quiet_after": None})

@@ -25,10 +25,20 @@ def classify(args, load_config: Callable | None) -> int:
             print(f"wirewatch: line {number}: {exc}", file=sys.stderr)
             out.write(json.dumps({"id": None, "error": f"line {number}: {exc}"}) + "\n")
             continue
-        results = matcher.match(doc.get("title") or "", doc.get("text") or "")
+        try:
+            results = matcher.match(doc.get("title") or "", doc.get("text") or "")
+        except Exception as exc:           # noqa: BLE001 - one line's failure never loses the next
+            out.write(json.dumps({"id": doc.get("id"), "error": f"line {number}: could not be matched "
+                                  f"({type(exc).__name__})"}) + "\n")
+            continue
         best = max(results, key=lambda r: (r.matched, r.score))
-        out.write(json.dumps(best.as_json(doc.get("id"), args.explain), ensure_ascii=False,
-                             allow_nan=False) + "\n")
+        body = best.as_json(doc.get("id"), args.explain)
+        try:
+            line = json.dumps(body, ensure_ascii=False, allow_nan=False)
+            line.encode("utf-8")
+        except UnicodeEncodeError:         # a lone surrogate ("\udcff") in the id or the text: escaped
+            line = json.dumps(body, ensure_ascii=True, allow_nan=False)
+        out.write(line + "\n")
         out.flush()
     return 0
 

@@ -45,9 +45,30 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--explain", action="store_true", help="say why each article did or did not match")
 
     def since(value: str) -> float:
+        from wirewatch.crawler.conf.durations import MAX_RETENTION, parse_duration
+        try:
+            return parse_duration(value, MAX_RETENTION)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    def lasting(value: str) -> float:
         from wirewatch.crawler.conf.durations import parse_duration
         try:
             return parse_duration(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    def article_ref(value: str) -> str:
+        import re
+        if re.match(r"\s*https?://", value, re.I):
+            return value
+        row(value)
+        return value.strip()
+
+    def row(value: str) -> int:
+        from wirewatch.crawler.desk.ids import row_id
+        try:
+            return row_id(value)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -60,13 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     matches = listing("matches", "stored matches, newest first, and whether (or why not) each alerted", "7d")
     matches.add_argument("--watch")
     matches.add_argument("--source")
-    matches.add_argument("--story", type=int)
+    matches.add_argument("--story", type=row)
     matches.add_argument("--limit", type=int, default=50)
     stories = listing("stories", "stories with their outlets and how their facts grew", "30d")
     stories.add_argument("--watch")
     stories.add_argument("--limit", type=int, default=50)
     show = sub.add_parser("show", help="one article: text with the evidence marked, facts, story, deliveries")
-    show.add_argument("ref", metavar="ID|URL")
+    show.add_argument("ref", metavar="ID|URL", type=article_ref)
     show.add_argument("--format", choices=["text", "json"], default="text")
     rescan = sub.add_parser("rescan", help="run the current watches again over stored articles (matching only)")
     rescan.add_argument("--since", type=since, help="articles fetched this far back (default 30d)")
@@ -75,13 +96,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="queue alerts for matches gained (alerts.max_age and story novelty still hold)")
     mute = sub.add_parser("mute", help="silence a story, a source or a watch for a while")
     target = mute.add_mutually_exclusive_group(required=True)
-    target.add_argument("--story", type=int)
+    target.add_argument("--story", type=row)
     target.add_argument("--source")
     target.add_argument("--watch")
-    mute.add_argument("--for", dest="duration", type=since, required=True, help="how long, e.g. 2d, 12h")
+    mute.add_argument("--for", dest="duration", type=lasting, required=True, help="how long, e.g. 2d, 12h (at most 365d)")
     mute.add_argument("--reason")
     unmute = sub.add_parser("unmute", help="end a silence now")
-    unmute.add_argument("mute_id", type=int, metavar="ID")
+    unmute.add_argument("mute_id", type=row, metavar="ID")
     sub.add_parser("mutes", help="the silences in force")
     prune = sub.add_parser("prune", help="apply retention: old article text, run records, delivered alerts")
     prune.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")

@@ -69,7 +69,7 @@ def probe_source(session, source: Source, config: Config, user_agent: str) -> Pr
     if source.type == "sitemap" and urlsplit(url).path in ("", "/"):
         url = _discover(session, robots, url, config) or url
     try:
-        body, response = _get(session, url, config)
+        body, response = _get(session, url, config, source.basic_auth)
     except (SourceError, OSError) as exc:
         result.problem = str(exc)
         return result
@@ -85,10 +85,10 @@ def probe_source(session, source: Source, config: Config, user_agent: str) -> Pr
     return result
 
 
-def _get(session, url: str, config: Config):
+def _get(session, url: str, config: Config, auth: tuple[str, str] | None = None):
     import requests
-    try:
-        response = session.get(url, timeout=config.network.timeout, stream=True)
+    try:     # requests drops the credentials on a redirect to another host
+        response = session.get(url, timeout=config.network.timeout, stream=True, auth=auth)
         body = response.raw.read(config.network.max_bytes + 1, decode_content=True)
     except requests.TooManyRedirects:
         raise SourceError(f"more than {config.network.max_redirects} redirects") from None

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from wirewatch.crawler.conf.durations import parse_duration
+from wirewatch.crawler.conf.durations import MAX_DURATION, parse_duration
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -59,18 +59,33 @@ def secret_values(model: BaseModel) -> list[str]:
 
 
 def http_url(value: str) -> str:
+    """http(s) URLs only. The error shows no more of the value than a scheme and a host (it may be
+    a webhook URL whose path is the secret, or a file read by `url_file`)."""
     if not re.match(r"^https?://[^/\s]+", value, re.I):
-        raise ValueError(f"only http and https URLs are allowed, got {value!r}")
+        raise ValueError(f"only http and https URLs are allowed, got {shown_url(value)}")
     return value
 
 
-def optional_duration(value: Any) -> float | None:
-    return None if value is None else parse_duration(value)
+def shown_url(value: str) -> str:
+    """What an error may show of a URL that may be secret: its scheme and host, never the rest
+    (and nothing of a value without a scheme: it may be a token, or a file's first line)."""
+    m = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]{0,20}://)(?:[^/@\s]*@)?([A-Za-z0-9.-]{0,80}(?::\d{1,5})?)",
+                 value or "")
+    if not m:
+        return "a value without a scheme (e.g. https://)"
+    shown = m.group(1) + m.group(2)
+    return f"'{shown}…'" if len(shown) < len(value.strip()) else f"'{shown}'"
 
 
-def durations(*names: str):
-    """A validator reading these fields as durations ('30s', '15m', '2h'; null stays null)."""
-    return field_validator(*names, mode="before")(optional_duration)
+def optional_duration(value: Any, maximum: float = MAX_DURATION, minimum: float = 0.0) -> float | None:
+    return None if value is None else parse_duration(value, maximum, minimum)
+
+
+def durations(*names: str, maximum: float = MAX_DURATION, minimum: float = 0.0):
+    """A validator reading these fields as durations ('30s', '15m', '2h'; null stays null),
+    refused past `maximum` (a year) or below `minimum`."""
+    return field_validator(*names, mode="before")(
+        lambda value: optional_duration(value, maximum, minimum))
 
 
 class ChannelSpec(Strict):

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.base import secret_values
+from wirewatch.crawler.conf.files import read_text, read_yaml
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.errors import ConfigError
 
@@ -73,6 +74,8 @@ def _substitute(data: Any, path: tuple, lines: dict[tuple, int], env: dict[str, 
         name = match.group(1)
         if name not in env:
             raise ConfigError(f"{_where(path, lines)}: environment variable {name} is not set")
+        if not env[name].strip().replace(".", "", 1).isdigit() and path != ("storage",):
+            secrets.register(env[name])       # masked even in an error about this very value
         return env[name]
 
     substituted.append(path)
@@ -101,10 +104,8 @@ def _secret_files(data: dict, lines: dict[tuple, int], base_dir: str) -> None:
             if name in block:
                 raise ConfigError(f"{where}: give {name} or {key}, not both")
             file = Path(base_dir) / str(block[key])
-            try:
-                block[name] = file.read_text(encoding="utf-8").removesuffix("\n")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"{where}: cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+            block[name] = read_text(file, where, show_content=False).removesuffix("\n")
+            secrets.register(block[name], declared=True)     # masked before anything can print it
             del block[key]
 
 
@@ -119,8 +120,14 @@ def _register_secrets(config: Config, substituted: list[tuple]) -> None:
     flag from the environment is not text once validated, and is not masked)."""
     for value in secret_values(config):
         secrets.register(value, declared=True)
-    for value in (_value_at(config, path) for path in substituted):
-        if isinstance(value, str):
+    for path in substituted:
+        value = _value_at(config, path)
+        if path == ("storage",):          # a database URL: its password is the secret, not the path
+            from sqlalchemy.engine import make_url
+            password = make_url(value).password
+            if password:
+                secrets.register(str(password), declared=True)
+        elif isinstance(value, str):
             secrets.register(value)
 
 
@@ -151,6 +158,8 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
     try:
         lines = _line_map(text)
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{origin}: nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -206,14 +215,14 @@ def _expand_includes(sources: list, lines: dict[tuple, int], origin: str, base_d
         if not path.is_absolute() and Path(ref).suffix:
             path = Path(base_dir) / path
         where = _where(("sources", index), lines)
-        try:
-            included = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not path.exists():
             shipped = sorted(p.stem for p in (CONFIG_DIR / "sources").glob("*.yaml"))
             raise ConfigError(f"{origin}: {where}: source list {ref!r} not found "
-                              f"(shipped: {', '.join(shipped)})") from None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{origin}: {where}: source list {path}: {exc}") from None
+                              f"(shipped: {', '.join(shipped)})")
+        try:
+            included = read_yaml(path, "source list")
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {where}: {exc}") from None
         if not isinstance(included, list) or any(not isinstance(s, dict) or "include" in s for s in included):
             raise ConfigError(f"{origin}: {where}: source list {path} must be a list of sources")
         expanded.extend(included)
@@ -260,22 +269,12 @@ def _unique_source_names(sources: list, places: list[tuple], lines: dict[tuple, 
 
 def watch_refs(path: str | os.PathLike) -> list[str]:
     """Only the `watches` of a config file, without the rest (classify needs no secrets)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the watches of {path}: {exc}") from None
+    data = read_yaml(path, "config") or {}
     watches = data.get("watches", [{"include": "nk-russia-aid"}]) if isinstance(data, dict) else []
     return [str(w["include"]) for w in watches or [] if isinstance(w, dict) and "include" in w]
 
 
 def load_config(path: str | os.PathLike) -> Config:
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {file}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        line = file.read_bytes()[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"{file} (line {line}): not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
-                          "save the config as UTF-8") from None
+    text = read_text(file, "config")
     return parse_config(text, origin=str(file), base_dir=str(file.resolve().parent))

@@ -6,14 +6,16 @@ import ipaddress
 import os
 import re
 from typing import Literal
+from urllib.parse import unquote
 
 from pydantic import Field, field_validator, model_validator
 
 from wirewatch.crawler.conf.base import NAME_PATTERN, Secret, Strict, durations, http_url
-from wirewatch.crawler.conf.durations import format_duration, parse_size
+from wirewatch.crawler.conf.durations import MAX_RETENTION, format_duration, parse_size
 from wirewatch.crawler.netguard import AddressPolicy, nameserver_address
 
-DEFAULT_INTERVAL = 900.0             # a source without `every` or `cron` is crawled every 15 minutes
+DEFAULT_INTERVAL = 900.0
+MIN_TOKEN = 32                       # characters of web.token beyond loopback             # a source without `every` or `cron` is crawled every 15 minutes
 
 
 class Network(Strict):
@@ -83,9 +85,33 @@ class Source(Strict):
     max_sitemaps: int = Field(100, ge=1, le=10_000)   # sitemap documents fetched per crawl
     max_articles: int = Field(500, ge=1)
     backlog: Literal["store", "alert"] = "store"   # first crawl: a silent baseline, or alert on it
+    auth: Secret | None = None         # HTTP basic auth "user:password" (or written in the URL)
 
     _url = field_validator("url")(http_url)
-    _every = durations("every")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _userinfo_is_auth(cls, data):
+        """`https://user:password@host/feed`: the credentials are sent as HTTP basic auth and
+        kept out of the URL, which is shown everywhere; they are a secret like any other."""
+        url = data.get("url") if isinstance(data, dict) else None
+        if isinstance(url, str):
+            m = re.match(r"^(\s*https?://)([^/@\s]*)@(.*)$", url, re.I | re.S)
+            if m:
+                if data.get("auth"):
+                    raise ValueError("give the credentials in the URL or in auth, not both")
+                userinfo = unquote(m.group(2))
+                data = {**data, "url": m.group(1) + m.group(3),
+                        "auth": userinfo if ":" in userinfo else userinfo + ":"}
+        return data
+
+    @property
+    def basic_auth(self) -> tuple[str, str] | None:
+        if not self.auth:
+            return None
+        user, _, password = self.auth.partition(":")
+        return user, password
+    _every = durations("every", minimum=1.0)
 
     @field_validator("follow", "next")
     @classmethod
@@ -179,6 +205,9 @@ class Web(Strict):
     """The read-only web view, also served by the daemon when this section is present."""
     listen: str = "127.0.0.1:8080"
     token: Secret | None = None          # required unless listening on loopback
+    allowed_hosts: list[str] = []        # Host names the view answers to, besides its address and localhost
+    secure_cookies: bool = False         # mark the session cookie Secure (served behind HTTPS)
+    trusted_proxy: str | None = None     # a proxy's address whose X-Forwarded-Proto / -Host are believed
 
     @field_validator("listen")
     @classmethod
@@ -186,11 +215,51 @@ class Web(Strict):
         listen_address(value)
         return value
 
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]+\]", host):
+                raise ValueError(f"not a host name: {host[:60]!r} (a name like desk.example.org, no port)")
+        return [h.lower() for h in value]
+
+    @field_validator("trusted_proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"not an IP address: {value[:60]!r}") from None
+        return value
+
     @model_validator(mode="after")
     def _token_beyond_loopback(self) -> "Web":
         if not self.loopback and not self.token:
             raise ValueError(f"listening on {self.listen} (beyond loopback) requires web.token")
+        if not self.loopback and len(self.token) < MIN_TOKEN:
+            raise ValueError(f"web.token must be at least {MIN_TOKEN} characters to listen beyond loopback "
+                             "(e.g. token: ${WIREWATCH_WEB_TOKEN} with `openssl rand -hex 32`)")
         return self
+
+    def host_allowed(self, host_header: str) -> bool:
+        """The Host a request names must be this view's own (its address, localhost or a name in
+        allowed_hosts): a page elsewhere that rebinds its name to 127.0.0.1 is refused."""
+        host = host_header.strip().lower()
+        m = re.fullmatch(r"\[([0-9a-f:.]+)\](?::\d{1,5})?|([^:\[\]]*)(?::\d{1,5})?", host)
+        if not m:
+            return False
+        name = (m.group(1) or m.group(2) or "").rstrip(".")
+        if name in ("localhost", *self.allowed_hosts):
+            return True
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return False               # a name: only localhost and allowed_hosts
+        listen = ipaddress.ip_address(self.address[0]) if self.address[0] != "localhost" else None
+        if listen is None:
+            return address.is_loopback
+        return address == listen or listen.is_unspecified or (listen.is_loopback and address.is_loopback)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -220,4 +289,4 @@ class Retention(Strict):
     article_text: float | None = 180 * 86400.0
     runs: float | None = 30 * 86400.0
     delivered_alerts: float | None = 90 * 86400.0
-    _durations = durations("article_text", "runs", "delivered_alerts")
+    _durations = durations("article_text", "runs", "delivered_alerts", maximum=MAX_RETENTION)

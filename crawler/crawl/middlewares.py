@@ -12,6 +12,27 @@ from wirewatch.crawler.errors import SourceError
 from wirewatch.crawler.netguard import AddressPolicy, check_scheme, resolve
 
 
+class SourceAuthMiddleware:
+    """HTTP basic auth for a source whose URL carried `user:password@` (or `auth:`): sent only to
+    the source's own host; Scrapy drops the header on a redirect to another origin."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider=None):
+        source = getattr(self.crawler.spider, "source", None)
+        credentials = getattr(source, "basic_auth", None)
+        if credentials and b"Authorization" not in request.headers \
+                and urlsplit(request.url).hostname == urlsplit(source.url).hostname:
+            from w3lib.http import basic_auth_header
+            request.headers[b"Authorization"] = basic_auth_header(*credentials)
+        return None
+
+
 class AddressGuardMiddleware:
     """Refuse non-http(s) URLs, and IP-literal hosts the policy refuses, before any connection.
 

@@ -47,6 +47,8 @@ DEFAULTS = {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
         "wirewatch.crawler.crawl.robots.SharedRobotsMiddleware": 100,
         "wirewatch.crawler.crawl.middlewares.ConditionalGetMiddleware": 560,
+        # basic auth from a source URL's user:password@, to that host only
+        "wirewatch.crawler.crawl.middlewares.SourceAuthMiddleware": 570,
         # one limit per host across all the worker's spiders, right before the download
         "wirewatch.crawler.crawl.hostgate.HostGateMiddleware": 990,
     },

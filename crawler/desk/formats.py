@@ -30,6 +30,15 @@ def _cell(value: Any) -> str:
     return visible(str(value))
 
 
+def csv_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run: text from the web starting with = + - @, a tab or a
+    CR gets a leading apostrophe (OWASP's advice); numbers stay numbers."""
+    cell = _cell(value)
+    if isinstance(value, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
 def table(rows: list, columns: list[Column], out: TextIO, width: int | None = None) -> None:
     for text in table_lines(rows, columns, width):
         out.write(text + "\n")
@@ -73,6 +82,6 @@ def write(rows: list, columns: list[Column], fmt: str, out: TextIO, as_json: Cal
         writer = csv.writer(out)
         writer.writerow([c.title for c in columns])
         for row in rows:
-            writer.writerow([_cell(c.value(row)) for c in columns])
+            writer.writerow([csv_cell(c.value(row)) for c in columns])
     else:
         table(rows, columns, out)

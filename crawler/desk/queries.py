@@ -8,6 +8,7 @@ A match is listed as the webhook body of the contract (`alerts/model.build_alert
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wirewatch.alerts.model import build_alert, fact_line
+from wirewatch.crawler.crawl.urls import canonical_url
 from wirewatch.crawler.dates import iso
+from wirewatch.crawler.desk.ids import row_id
 from wirewatch.crawler.records import Fact
 from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, Outbox, Story, utcnow
 
@@ -156,10 +159,20 @@ class ArticleView:
 
 
 def find_article(session: Session, ref: str) -> Article | None:
-    """An article by id or by URL (as crawled or canonical)."""
-    if ref.isdigit():
-        return session.get(Article, int(ref))
-    return session.scalars(select(Article).where((Article.url == ref) | (Article.canonical_url == ref))).first()
+    """An article by id, or by URL however it was spelled: as crawled, or any spelling with the
+    same canonical form (tracking parameters, a #fragment, an uppercase scheme or host)."""
+    ref = ref.strip()
+    if re.fullmatch(r"[0-9]+", ref):
+        try:
+            return session.get(Article, row_id(ref))
+        except ValueError:
+            return None
+    try:
+        canonical = canonical_url(ref)
+    except ValueError:                       # not a URL at all (an unclosed IPv6 bracket ...)
+        canonical = ref
+    return session.scalars(select(Article).where(
+        (Article.url == ref) | (Article.canonical_url.in_({ref, canonical})))).first()
 
 
 def article_view(session: Session, article: Article) -> ArticleView:

@@ -22,7 +22,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 
-from wirewatch.alerts.outbox import Dispatcher, release_leases
+from wirewatch.alerts.model import operational_alert
+from wirewatch.alerts.outbox import Dispatcher, release_leases, send_now
 from wirewatch.crawler.conf.load import load_config
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.errors import ConfigError
@@ -47,6 +48,7 @@ class Daemon:
         self.sessions = open_database(config.storage, config.base_dir)
         self.lock = DaemonLock(config.storage, config.base_dir)
         self.stop = threading.Event()
+        self.failed = False                      # stopped because the database is gone: exit 1
         self.reload_requested = threading.Event()
         self.dispatcher: Dispatcher | None = None
         self.web = None
@@ -82,10 +84,25 @@ class Daemon:
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self.reload()
+                if self._storage_lost():
+                    break
             self._shutdown()
-            return 0
+            return 1 if self.failed else 0
         finally:
             self.lock.release()
+
+    def _storage_lost(self) -> bool:
+        """The database file deleted or replaced under us: writing on would go into the void while
+        `status` and a second daemon see another database. Say so everywhere, then stop."""
+        reason = self.lock.lost()
+        if reason is None:
+            return False
+        message = f"{reason}: the daemon stops rather than write into a file nobody reads"
+        log.error("%s", message)
+        for channel, outcome in send_now(self.config, operational_alert("wirewatch", "storage", message)):
+            log.info("operator alert to %s: %s", channel, outcome.status)
+        self.failed = True
+        return True
 
     def _install_signals(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())

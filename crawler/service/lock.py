@@ -25,6 +25,30 @@ class DaemonLock:
         self.url = resolve_url(storage, base_dir)
         self._file = None
         self._connection = None
+        self._database: tuple[Path, int, int] | None = None   # the SQLite file's (path, device, inode)
+
+    def lost(self) -> str | None:
+        """Why the lock no longer guards the database we write, or None. The SQLite file deleted or
+        replaced (we would write into an unlinked inode while a new daemon opens the path), or our
+        lock file removed from its path (a second daemon could lock a new one)."""
+        if self._database is not None:
+            path, device, inode = self._database
+            try:
+                now = os.stat(path)
+            except FileNotFoundError:
+                return f"the database file {path} was deleted"
+            except OSError as exc:
+                return f"the database file {path} cannot be read: {exc.strerror}"
+            if (now.st_dev, now.st_ino) != (device, inode):
+                return f"the database file {path} was replaced by another file"
+        if self._file is not None:
+            try:
+                mine, there = os.fstat(self._file.fileno()), os.stat(self.lock_path())
+            except OSError:
+                return f"the lock file {self.lock_path()} was removed"
+            if (mine.st_dev, mine.st_ino) != (there.st_dev, there.st_ino):
+                return f"the lock file {self.lock_path()} was replaced"
+        return None
 
     def lock_path(self) -> Path:
         parsed = make_url(self.url)
@@ -49,7 +73,11 @@ class DaemonLock:
         self._file.truncate()
         self._file.write(str(os.getpid()))
         self._file.flush()
-        if make_url(self.url).get_backend_name() == "postgresql":
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            info = os.stat(parsed.database)
+            self._database = (Path(parsed.database), info.st_dev, info.st_ino)
+        if parsed.get_backend_name() == "postgresql":
             self._advisory()
 
     def _advisory(self) -> None:

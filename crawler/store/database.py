@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wirewatch.crawler.errors import SchemaOutOfDate, StorageError
+from wirewatch.crawler.errors import SchemaOutOfDate, SchemaTooNew, StorageError
 from wirewatch.crawler.store.schema import Article, Base, SeenUrl
 
 
@@ -47,21 +47,30 @@ def open_database(url: str, base_dir: str = ".", check_schema: bool = True) -> s
     """Sessions on the database at `url`. An empty database gets this release's schema; one at an
     older revision is refused with a hint to run `wirewatch db upgrade` (unless `check_schema`
     is off: that command itself)."""
-    url = resolve_url(url, base_dir)
-    parsed = make_url(url)
+    url, engine = _open_engine(url, base_dir)
     try:
-        engine = _engine(url, parsed)
+        if check_schema:
+            _schema_ready(engine, url)
+    except DBAPIError as exc:
+        raise StorageError(f"cannot open the database {_shown(url)}: {_first_line(exc)}") from None
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _open_engine(url: str, base_dir: str) -> tuple[str, Engine]:
+    """(the resolved URL, its engine), or one StorageError line for every way a URL can be wrong:
+    an unknown driver, a missing module, a folder that cannot be made, a NUL in the path."""
+    try:
+        url = resolve_url(url, base_dir)
+        return url, _engine(url, make_url(url))
     except ImportError as exc:
         raise StorageError(f"storage {_shown(url)} needs its database driver ({exc}); for PostgreSQL: "
                            "pip install 'wirewatch[postgres]'") from None
     except ArgumentError as exc:
         raise StorageError(f"storage {_shown(url)} is not a usable database URL: {exc}") from None
-    try:
-        if check_schema:
-            _schema_ready(engine, url)
-    except OperationalError as exc:
-        raise StorageError(f"cannot open the database {_shown(url)}: {_first_line(exc)}") from None
-    return sessionmaker(engine, expire_on_commit=False)
+    except ValueError as exc:
+        raise StorageError(f"storage {_shown(url)} is not a usable database URL: {exc}") from None
+    except OSError as exc:
+        raise StorageError(f"storage {_shown(url)}: cannot create its folder: {exc.strerror}") from None
 
 
 def _schema_ready(engine: Engine, url: str) -> None:
@@ -69,6 +78,7 @@ def _schema_ready(engine: Engine, url: str) -> None:
     revision, head = migrations.current(engine), migrations.head()
     if revision == head:
         return
+    _not_newer(revision, url)
     if revision is None:                        # a new database: this release's schema, stamped
         Base.metadata.create_all(engine)
         if migrations.current(engine) in (None, migrations.BEFORE_MIGRATIONS):
@@ -78,14 +88,22 @@ def _schema_ready(engine: Engine, url: str) -> None:
                           "back it up, then run `wirewatch db upgrade`")
 
 
+def _not_newer(revision: str | None, url: str) -> None:
+    """A schema this release does not know was made by a newer release: refuse it, never touch it."""
+    from wirewatch.crawler.store import migrations
+    if revision is not None and revision not in migrations.known():
+        raise SchemaTooNew(f"the database {_shown(url)} was made by a newer wirewatch (schema {revision}); "
+                           f"this release knows up to {migrations.head()}: upgrade wirewatch, do not "
+                           "downgrade the database")
+
+
 def schema_revisions(url: str, base_dir: str = ".") -> tuple[str | None, str]:
     """`wirewatch db current`: (the database's revision or None when empty, this release's)."""
     from wirewatch.crawler.store import migrations
-    url = resolve_url(url, base_dir)
-    engine = _engine(url, make_url(url))
+    url, engine = _open_engine(url, base_dir)
     try:
         return migrations.current(engine), migrations.head()
-    except OperationalError as exc:
+    except DBAPIError as exc:
         raise StorageError(f"cannot open the database {_shown(url)}: {_first_line(exc)}") from None
     finally:
         engine.dispose()
@@ -94,12 +112,13 @@ def schema_revisions(url: str, base_dir: str = ".") -> tuple[str | None, str]:
 def upgrade_database(url: str, base_dir: str = ".") -> tuple[str | None, str]:
     """`wirewatch db upgrade`: (the revision before, the revision now)."""
     from wirewatch.crawler.store import migrations
-    url = resolve_url(url, base_dir)
-    engine = _engine(url, make_url(url))
+    url, engine = _open_engine(url, base_dir)
     try:
-        if migrations.current(engine) is None:
+        revision = migrations.current(engine)
+        if revision is None:
             _schema_ready(engine, url)
             return None, migrations.head()
+        _not_newer(revision, url)
         return migrations.upgrade(engine)
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot upgrade the database {_shown(url)} (it is unchanged: each step runs in "
@@ -119,7 +138,10 @@ def _engine(url: str, parsed) -> Engine:
 
 
 def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unreadable URL)"
 
 
 def _first_line(exc: Exception) -> str:

@@ -10,18 +10,23 @@ that writes. With a token configured, every request but /healthz needs it — as
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.alerts.model import fact_line, payload_facts
-from wirewatch.crawler.conf.durations import parse_duration
+from wirewatch.crawler.conf.durations import MAX_RETENTION, parse_duration
 from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.conf.sections import Web
 from wirewatch.crawler.desk import queries
+from wirewatch.crawler.desk.ids import MAX_ID, row_id
+from wirewatch.crawler.display import visible
 from wirewatch.crawler.store.schema import Article, Outbox, Story
 
 HERE = Path(__file__).resolve().parent
@@ -41,16 +46,23 @@ def http_link(url: str | None) -> str | None:
     return url if scheme in ("http", "https") else None
 
 
-def create_app(config: Config, sessions: sessionmaker[Session], token: str | None = None) -> Flask:
+def create_app(config: Config, sessions: sessionmaker[Session], web: Web | None = None) -> Flask:
+    web = web or config.web or Web()
+    token = web.token
+    session_id = hmac.new(token.encode(), b"wirewatch web session", hashlib.sha256).hexdigest() if token else None
     app = Flask(__name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"),
                 root_path=str(HERE), instance_path=str(HERE / "instance"))     # no instance folder is used
     app.jinja_env.filters["link"] = http_link
     app.jinja_env.filters["fact"] = fact_line
     app.jinja_env.globals["facts_of"] = payload_facts
     app.jinja_env.filters["when"] = lambda value: _when(value)
+    app.jinja_env.finalize = _shown              # control and bidi characters from the web, made visible
 
     @app.before_request
     def _authorise():
+        if not web.host_allowed(request.host):   # DNS rebinding: a foreign name pointing at us
+            return _plain(421, "421 Misdirected Request: this view answers to its own address, localhost "
+                               "and web.allowed_hosts only")
         if request.method not in ("GET", "HEAD"):
             abort(405)
         if token is None or request.path == "/healthz":
@@ -58,13 +70,16 @@ def create_app(config: Config, sessions: sessionmaker[Session], token: str | Non
         given = request.args.get("token")
         if given is not None and hmac.compare_digest(given.encode(), token.encode()):
             rest = {k: v for k, v in request.args.items(multi=True) if k != "token"}
-            response = redirect(request.path + (f"?{urlencode(rest)}" if rest else ""), code=303)
-            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict",
-                                secure=request.scheme == "https")
+            response = redirect(same_origin_path(request.path) + (f"?{urlencode(rest)}" if rest else ""), code=303)
+            response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict",
+                                secure=web.secure_cookies or request.scheme == "https")
             return response
         header = request.headers.get("Authorization", "")
-        offered = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
-        if not offered or not hmac.compare_digest(offered.encode(), token.encode()):
+        if header.lower().startswith("bearer "):
+            offered, expected = header[7:].strip(), token
+        else:
+            offered, expected = request.cookies.get(COOKIE, ""), session_id
+        if not offered or not hmac.compare_digest(offered.encode(), expected.encode()):
             return Response("401 Unauthorized: a token is required (Authorization: Bearer, or ?token=)\n",
                             status=401, mimetype="text/plain", headers={"WWW-Authenticate": "Bearer"})
         return None
@@ -81,11 +96,11 @@ def create_app(config: Config, sessions: sessionmaker[Session], token: str | Non
     def filters(default_since: float | None) -> queries.Filters:
         since = request.args.get("since") or None
         try:
-            seconds = parse_duration(since) if since else default_since
+            seconds = parse_duration(since, MAX_RETENTION) if since else default_since
             limit = int(request.args.get("limit") or 50)
-            story = int(request.args["story"]) if request.args.get("story") else None
+            story = row_id(request.args["story"]) if request.args.get("story") else None
         except ValueError as exc:
-            abort(Response(f"400 Bad Request: {exc}\n", status=400, mimetype="text/plain"))
+            abort(_plain(400, f"400 Bad Request: {exc}"))
         return queries.Filters(watch=request.args.get("watch") or None, source=request.args.get("source") or None,
                                since=seconds, story=story, limit=max(1, min(limit, 1000)))
 
@@ -108,12 +123,12 @@ def create_app(config: Config, sessions: sessionmaker[Session], token: str | Non
                 abort(404)
             return row, view(session, row)
 
-    @app.get("/stories/<int:story_id>")
+    @app.get(f"/stories/<int(max={MAX_ID}):story_id>")
     def story_page(story_id: int):
         _, view = viewed(Story, story_id, queries.story_view)
         return page("story.html", story=view)
 
-    @app.get("/articles/<int:article_id>")
+    @app.get(f"/articles/<int(max={MAX_ID}):article_id>")
     def article_page(article_id: int):
         article, view = viewed(Article, article_id, queries.article_view)
         return page("article.html", view=view, article=article, segments=_segments(article.text, view.spans))
@@ -167,6 +182,25 @@ def create_app(config: Config, sessions: sessionmaker[Session], token: str | Non
         return Response("ok\n", mimetype="text/plain")
 
     return app
+
+
+def _plain(status: int, text: str) -> Response:
+    return Response(text + "\n", status=status, mimetype="text/plain")
+
+
+def same_origin_path(path: str) -> str:
+    """A redirect target that can only be a path on this origin: percent-encoded, one leading slash
+    ('/\t/evil.example' would otherwise reach a browser as '//evil.example')."""
+    quoted = quote(path, safe="/-._~")
+    return quoted if quoted.startswith("/") and not quoted.startswith("//") else "/"
+
+
+def _shown(value):
+    """Every {{ value }} a template prints: text from the web with its control and bidi characters
+    as visible escapes (newlines and tabs kept); markup we built, numbers and None as they are."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value, keep_newlines=True)
+    return value
 
 
 def _segments(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[str, str | None]]:

@@ -36,9 +36,11 @@ def make_server(config: Config, web: Web):
     from wirewatch.crawler.web.app import create_app
     sessions = open_database(config.storage, config.base_dir)
     host, port = web.address
+    proxy = {"trusted_proxy": web.trusted_proxy, "trusted_proxy_headers": {"x-forwarded-proto"}} \
+        if web.trusted_proxy else {}
     try:
-        return create_server(create_app(config, sessions, web.token), host=host, port=port, threads=4,
-                             ident="wirewatch", clear_untrusted_proxy_headers=True)
+        return create_server(create_app(config, sessions, web), host=host, port=port, threads=4,
+                             ident="wirewatch", clear_untrusted_proxy_headers=True, **proxy)
     except OSError as exc:
         raise WirewatchError(f"cannot listen on {web.listen}: {exc.strerror or exc}") from None
 

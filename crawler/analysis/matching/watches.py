@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wirewatch.config import CONFIG_DIR
 from wirewatch.crawler.analysis.matching.query import Node, compile_query, parse_query
 from wirewatch.crawler.analysis.matching.scoring import Scoring
+from wirewatch.crawler.conf.files import read_yaml
 from wirewatch.crawler.errors import ConfigError, QuerySyntaxError
 
 log = logging.getLogger("wirewatch.watches")
@@ -83,13 +83,10 @@ def load_watch(ref: str) -> Watch:
     path = Path(ref)
     if not path.suffix:
         path = CONFIG_DIR / "watches" / f"{ref}.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         shipped = sorted(p.stem for p in (CONFIG_DIR / "watches").glob("*.yaml"))
-        raise ConfigError(f"watch {ref!r} not found (shipped watches: {', '.join(shipped)})") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"watch {path}: {exc}") from None
+        raise ConfigError(f"watch {ref!r} not found (shipped watches: {', '.join(shipped)})")
+    data = read_yaml(path, "watch")
     try:
         watch = Watch(WatchSpec.model_validate(data))
     except ValidationError as exc:

@@ -31,6 +31,12 @@ def head() -> str:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+@functools.cache
+def known() -> frozenset[str]:
+    """Every revision this release's migrations name."""
+    return frozenset(r.revision for r in ScriptDirectory.from_config(_config()).walk_revisions())
+
+
 def current(engine: Engine) -> str | None:
     """The database's revision: None for an empty database, BEFORE_MIGRATIONS for one made by
     the release before migrations."""
