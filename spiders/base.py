@@ -85,22 +85,54 @@ class SourceSpider(scrapy.Spider):
                               meta={"conditional": True, "handle_httpstatus_list": [304], **meta},
                               dont_filter=True, priority=10)
 
+    def child_request(self, url: str, callback, **meta: Any) -> scrapy.Request:
+        """A document the source's own documents point to (a child sitemap, a further listing
+        page): its failure is a warning of the crawl, not the source's failure."""
+        self.stats.children.setdefault(url, None)
+        return self.document_request(url, callback, child=url, **meta)
+
     def on_document_error(self, failure: Failure) -> None:
-        self.stats.fail_source(describe_failure(failure))
+        child = failure.request.meta.get("child")
+        if child:
+            self.stats.child_failed(child, describe_failure(failure))
+        else:
+            self.stats.fail_source(describe_failure(failure))
+
+    def document_problem(self, response: Response, message: str) -> None:
+        """A document that arrived but cannot be used: the source's own fails it, a child's is a warning."""
+        self.stats.validators.pop(response.url, None)      # read it again next time, in full
+        child = response.meta.get("child")
+        if child:
+            self.stats.child_failed(child, message)
+        else:
+            self.stats.fail_source(message)
+
+    def document_read(self, response: Response, entries: bool = True) -> None:
+        """A document that worked; `entries`: it gave (or, unchanged, still has) article links,
+        rather than only pointing to further documents (an index)."""
+        self.stats.usable += entries
+        child = response.meta.get("child")
+        if child:
+            self.stats.children[child] = None
 
     def not_modified(self, response: Response) -> bool:
         if response.status == 304:
             self.logger.info("%s: %s not modified", self.source.name, response.url)
+            self.document_read(response)
             return True
         self.stats.validators[response.url] = (
             _header(response, b"ETag"), _header(response, b"Last-Modified"))
         return False
 
-    def read_entries(self, document: Document, url: str) -> list[scrapy.Request]:
-        """The article requests of a feed or sitemap document; an unusable one fails the source."""
+    def read_entries(self, document: Document, response: Response) -> list[scrapy.Request]:
+        """The article requests of a feed or sitemap document; an unusable one fails the source
+        (or, for a child document, is a warning). Entries without a usable link are counted."""
+        url = response.url
         if document.problem:
-            self.stats.fail_source(f"unusable {document.kind} {url}: {document.problem}")
+            self.document_problem(response, f"unusable {document.kind} {url}: {document.problem}")
             return []
+        self.document_read(response)
+        self.stats.entries_without_link += document.skipped
         if document.warning:
             self.logger.warning("%s: %s has errors, entries kept: %s", self.source.name, url, document.warning)
         return self.article_requests(document.entries)

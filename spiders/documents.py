@@ -23,6 +23,7 @@ WELL_KNOWN_SITEMAPS = ("/sitemap.xml", "/sitemap_index.xml", "/sitemap-news.xml"
 # "Sitemap:" as search engines accept it: any case, spaces around the colon, "site-map"
 _ROBOTS_SITEMAP = re.compile(r"^\s*site-?map\s*:\s*(\S+)", re.I | re.M)
 _TEXT_URL = re.compile(r"^https?://\S+$", re.I)
+_ABSOLUTE_HTTP = re.compile(r"^https?://[^/\s?#]+(?:[/?#]\S*)?$", re.I)
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Document:
     sitemaps: list[str] = field(default_factory=list)
     problem: str | None = None                  # set when the document is unusable
     warning: str | None = None                  # usable, but with errors (a bozo feed)
+    skipped: int = 0                            # entries without a usable article URL
 
 
 def read(body: bytes, url: str, headers: dict[str, str] | None = None, max_bytes: int = 10 << 20) -> Document:
@@ -76,16 +78,22 @@ def read_feed(body: bytes, url: str, headers: dict[str, str] | None = None) -> D
     if not entries:
         return Document("feed", problem=f"{len(parsed.entries)} entries, none with an article link"
                                         + (f" ({warning})" if warning else ""))
-    return Document("feed", entries=entries, warning=warning)
+    return Document("feed", entries=entries, warning=warning, skipped=len(parsed.entries) - len(entries))
 
 
 def entry_link(entry, atom: bool) -> str | None:
     """<link>, or Atom's rel=alternate. An RSS <guid> counts only as a permalink (the default);
-    a guid with isPermaLink="false" and an Atom id are identifiers, never downloaded."""
-    for link in entry.get("links", []):
+    a guid with isPermaLink="false" is an identifier, never downloaded. An Atom entry with no link
+    at all may give its article as its <id>, when that is an absolute http(s) URL (as feedparser
+    reads it); an id that is a URN, a tag: URI or a relative path is only an identifier."""
+    links = entry.get("links", [])
+    for link in links:
         if link.get("rel", "alternate") == "alternate" and link.get("href"):
             return link["href"]
     if atom:
+        identifier = (entry.get("id") or "").strip()
+        if not links and _ABSOLUTE_HTTP.match(identifier):
+            return identifier
         return None
     return entry.get("link")              # feedparser sets it from a permalink guid only
 

@@ -20,4 +20,4 @@ class FeedSpider(SourceSpider):
         headers = {k.decode("latin-1").lower(): b",".join(v).decode("latin-1")
                    for k, v in response.headers.items()}
         document = read_feed(response.body, response.url, headers)
-        yield from self.read_entries(document, response.url)
+        yield from self.read_entries(document, response)

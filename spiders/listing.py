@@ -16,12 +16,17 @@ from wirewatch.spiders.base import SourceSpider
 class ListingSpider(SourceSpider):
     kind = "listing"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stats.child_kind = "further listing pages"
+
     def parse(self, response: Response) -> Iterator[scrapy.Request]:
         if self.not_modified(response):
             return
         if not isinstance(response, TextResponse):
-            self.stats.fail_source(f"listing {response.url} is not an HTML page")
+            self.document_problem(response, f"listing {response.url} is not an HTML page")
             return
+        self.document_read(response)
         page = response.meta.get("page", 1)
         links = [response.urljoin(href) for href in response.css("a::attr(href)").getall()]
         next_pattern = re.compile(self.source.next) if self.source.next else None
@@ -31,4 +36,4 @@ class ListingSpider(SourceSpider):
             following = next((link for link in links if not self.follow.search(link)
                               and next_pattern.search(link) and link != response.url), None)
             if following:
-                yield self.document_request(following, self.parse, page=page + 1)
+                yield self.child_request(following, self.parse, page=page + 1)

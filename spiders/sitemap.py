@@ -23,6 +23,7 @@ class SitemapSpider(SourceSpider):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.stats.child_kind = "child sitemaps"
         self._visited: set[str] = set()         # sitemap documents asked for in this crawl
         self._guesses: dict[str, str | None] = {}   # well-known locations tried: url → failure
 
@@ -57,7 +58,8 @@ class SitemapSpider(SourceSpider):
                                  f"(max_sitemaps); {url} and any further ones not fetched")
             return
         self._visited.add(key)
-        request = self.document_request(url, self.parse, depth=depth)
+        request = self.child_request(url, self.parse, depth=depth) if depth else \
+            self.document_request(url, self.parse, depth=depth)
         yield request.replace(errback=self.on_guess_error, meta={**request.meta, "guess": url}) if guess \
             else request
 
@@ -80,6 +82,10 @@ class SitemapSpider(SourceSpider):
             self._guess_failed(response.meta["guess"], f"{response.url}: {document.problem}")
             return
         if document.kind == "sitemap index":
+            # an index is read in full every time: its children change while it may not, and a 304
+            # would hide them (each child keeps its own conditional GET)
+            self.stats.validators.pop(response.url, None)
+            self.document_read(response, entries=False)
             depth = response.meta.get("depth", 0)
             if depth >= self.source.max_depth:
                 self.stats.error(f"sitemap index {response.url} nested deeper than "
@@ -88,4 +94,4 @@ class SitemapSpider(SourceSpider):
             for url in document.sitemaps:
                 yield from self.sitemap_request(url, depth + 1)
             return
-        yield from self.read_entries(document, response.url)
+        yield from self.read_entries(document, response)

@@ -61,10 +61,10 @@ def run_case(case: Path, workdir: Path) -> dict:
     articles = [{"url": r.url, "canonical": r.meta["canonical"], "title": r.meta["hints"].title,
                  "published": r.meta["hints"].published}
                 for r in produced if r.callback == spider.parse_article]
-    documents = [{"url": r.url, **{k: v for k, v in r.meta.items() if k in ("depth", "page")}}
+    documents = [{"url": r.url, **{k: v for k, v in r.meta.items() if k in ("depth", "page", "child")}}
                  for r in produced if r.callback == spider.parse]
     return {"articles": articles, "documents": documents, "known": stats.counts.known,
-            "source_failed": stats.source_failed, "errors": stats.errors}
+            "source_failed": stats.source_failed, "errors": stats.errors, "warnings": stats.warnings()}
 
 
 def regenerate() -> None:

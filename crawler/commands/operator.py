@@ -122,14 +122,14 @@ def print_status(config: Config, as_json: bool = False) -> int:
             "mutes": [m.as_json() for m in mutes]}, ensure_ascii=False, indent=2))
         return 1 if unhealthy else 0
     print(f"{'source':24} {'last check':12} {'next due':12} {'lag':>6} {'last success':13} {'failures':>8} "
-          f"{'new 24h':>8}  last error")
+          f"{'new 24h':>8}  last error (or warning)")
     if not health:
         print("(no sources in the config)")
     for row in health:
         lag = f"{row['lag']:.1f}s" if row["lag"] is not None else "-"
         print(visible(f"{row['source']:24} {_ago(row['last_check']):12} {_due(row['next_due']):12} {lag:>6} "
                       f"{_ago(row['last_success']):13} {row['failures']:>8} {row['new_24h']:>8}  "
-                      f"{(row['last_error'] or '')[:100]}"))
+                      f"{(row['last_error'] or ('warning: ' + row['warning'] if row['warning'] else ''))[:110]}"))
     print(f"alerts: {queue.get('pending', 0)} pending, {queue.get('dead', 0)} dead, "
           f"{queue.get('delivered', 0)} delivered")
     for mute in mutes:

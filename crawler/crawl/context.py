@@ -14,7 +14,14 @@ from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import AlertPolicy, SourceCounts
 from wirewatch.crawler.secrets import redact
 from wirewatch.crawler.store.database import is_known, known_urls
-from wirewatch.crawler.store.schema import FetchState, RunSource, SourceState, UrlFailure, utcnow
+from wirewatch.crawler.store.schema import (
+    DocumentFailure,
+    FetchState,
+    RunSource,
+    SourceState,
+    UrlFailure,
+    utcnow,
+)
 
 log = logging.getLogger("wirewatch.crawl")
 FAILED_ATTEMPTS = 3         # crawls an article URL may fail (5xx, timeout) before it is given up
@@ -23,7 +30,10 @@ ROBOTS_TTL = 3600.0         # a site's robots.txt is read again after an hour
 
 @dataclass
 class SourceStats:
-    """One source's progress in this crawl: its counters, errors and feed validators."""
+    """One source's progress in this crawl: its counters, errors and feed validators.
+
+    A source fails only when it yields nothing usable. Parts that fail beside usable ones (a dead
+    child sitemap, entries without an article link) are warnings of a crawl that succeeded."""
     source: str
     started: float = field(default_factory=time.monotonic)
     counts: SourceCounts = field(default_factory=SourceCounts)
@@ -31,6 +41,10 @@ class SourceStats:
     source_failed: bool = False
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     finished: bool = False              # its run record is stored
+    usable: int = 0                     # documents read (or answered 304) this crawl
+    children: dict[str, str | None] = field(default_factory=dict)   # child document → why it failed, or None
+    entries_without_link: int = 0
+    child_kind: str = "child documents"  # what the children are, for the warning ("child sitemaps")
 
     def fail_source(self, message: str) -> None:
         self.source_failed = True
@@ -41,6 +55,24 @@ class SourceStats:
         if len(self.errors) < 20:
             self.errors.append(message)
         log.warning("%s: %s", self.source, message)
+
+    def child_failed(self, url: str, reason: str) -> None:
+        """A document the source's own index pointed to could not be read: a warning, unless in
+        the end nothing of the source was usable."""
+        self.children[url] = redact(reason)
+        log.info("%s: child document failed: %s", self.source, redact(reason))
+
+    def warnings(self) -> list[str]:
+        """What failed beside what worked, one line each: '1 of 6 child sitemaps failed: HTTP 404
+        for …/sitemap-2019.xml'."""
+        failed = [(url, why) for url, why in self.children.items() if why]
+        out = []
+        if failed:
+            out.append(f"{len(failed)} of {len(self.children)} {self.child_kind} failed: {failed[0][1]}"
+                       + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
+        if self.entries_without_link:
+            out.append(f"{self.entries_without_link} entries without an article link")
+        return out
 
 
 class Shared:
@@ -156,6 +188,9 @@ class CrawlContext:
     def finish_source(self, name: str, reason: str) -> None:
         """Record the source's counts; keep conditional-GET validators only if it went well."""
         stats = self.stats[name]
+        failed_children = [why for why in stats.children.values() if why]
+        if failed_children and not stats.usable and not stats.source_failed:
+            stats.fail_source(f"nothing usable: every document failed; {failed_children[0]}")
         status = "ok"
         if reason not in ("finished", "closespider_itemcount"):
             if self.interrupted:
@@ -167,15 +202,22 @@ class CrawlContext:
                 stats.fail_source(f"crawl ended early: {reason}")
         if stats.source_failed and status != "interrupted":   # its request cut off by the stop is no failure
             status = "failed"
+        warnings = stats.warnings() if status == "ok" else []
+        for line in warnings:
+            log.warning("%s: %s", name, line)
         with self.sessions.begin() as session:
             session.add(RunSource(
-                run_id=self.run_id, source=name, status=status,
-                errors=stats.errors, duration=round(time.monotonic() - stats.started, 3),
-                **stats.counts.as_dict()))
-            if status == "ok" and not stats.counts.left:
+                run_id=self.run_id, source=name, status=status, errors=stats.errors, warnings=warnings or None,
+                duration=round(time.monotonic() - stats.started, 3), **stats.counts.as_dict()))
+            # the baseline is done by the first crawl that stored anything (or succeeded), whatever
+            # failed beside it, as long as it left nothing for the next crawl
+            if (status == "ok" or stats.counts.new) and not stats.counts.left:
                 state = _state(session, name)
                 if not state.backlog_done:
                     state.backlog_done = True
+            if status == "ok":
+                _state(session, name).last_warning = warnings[0] if warnings else None
+                self._child_health(session, name, stats)
             # validators are kept only when the source went well and nothing was left over: the
             # next crawl must read the document in full to find the entries it still owes
             if status == "ok" and not stats.counts.left and not stats.counts.failed:
@@ -183,6 +225,27 @@ class CrawlContext:
                     state = session.get(FetchState, url) or FetchState(url=url, source=name)
                     state.etag, state.last_modified, state.updated_at = etag, last_modified, utcnow()
                     session.merge(state)
+
+
+    def _child_health(self, session: Session, name: str, stats: SourceStats) -> None:
+        """A child document failing `daemon.failures_before_alert` crawls in a row is reported once
+        to operators, naming it; one that answers again is forgotten."""
+        threshold = self.config.daemon.failures_before_alert
+        for url, why in stats.children.items():
+            row = session.get(DocumentFailure, url)
+            if why is None:
+                if row is not None:
+                    session.delete(row)
+                continue
+            row = row or DocumentFailure(url=url, source=name, failures=0, alerted=False)
+            row.failures, row.last_error, row.last_at = row.failures + 1, why[:1000], utcnow()
+            session.merge(row)
+            if row.failures >= threshold and not row.alerted and not self.alert_policy.trial:
+                from wirewatch.crawler.service.health import notify_operators
+                notify_operators(session, self.config, name, "degraded",
+                                 f"source {name}: child document {url} failed {row.failures} crawls in a row "
+                                 f"while the rest of the source works; last error: {why}")
+                row.alerted = True
 
 
 def _state(session: Session, name: str) -> SourceState:

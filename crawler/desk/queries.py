@@ -223,7 +223,8 @@ def counts_by(session: Session, column, *where) -> dict[str, int]:
 
 def source_health(session: Session, config) -> list[dict[str, Any]]:
     """What `status` prints per source: last check, next due time, lag, last success,
-    consecutive failures, new articles in 24 h, last error (only while failing)."""
+    consecutive failures, new articles in 24 h, last error (only while failing), and what the last
+    successful crawl could not read (a partial failure's warning)."""
     from wirewatch.crawler.store.schema import SourceState
     states = {s.source: s for s in session.scalars(select(SourceState))}
     recent = counts_by(session, Article.source, Article.fetched_at >= utcnow() - dt.timedelta(hours=24))
@@ -237,7 +238,8 @@ def source_health(session: Session, config) -> list[dict[str, Any]]:
                      "lag": state.last_lag if state else None,
                      "last_success": state.last_success if state else None,
                      "failures": failures, "new_24h": recent.get(source.name, 0),
-                     "last_error": (state.last_error if state and failures else None)})
+                     "last_error": (state.last_error if state and failures else None),
+                     "warning": (state.last_warning if state and not failures else None)})
     return rows
 
 

@@ -45,7 +45,8 @@ def record_health(config: Config, sessions: sessionmaker[Session], sources, noti
             _check_quiet(session, config, state, now, first_attempt)
 
 
-def _notify(session: Session, config: Config, source: str, event: str, message: str) -> None:
+def notify_operators(session: Session, config: Config, source: str, event: str, message: str) -> None:
+    """An operator alert about `source`, queued in the caller's transaction (unless it is muted)."""
     from wirewatch.crawler.store.mutes import mute_for
     message = redact(message)
     log.warning("operational: %s: %s", source, message)
@@ -58,7 +59,7 @@ def _notify(session: Session, config: Config, source: str, event: str, message: 
 
 def _succeeded(session: Session, config: Config, state: SourceState, now: dt.datetime) -> None:
     if state.failing_alerted:
-        _notify(session, config, state.source, "recovered",
+        notify_operators(session, config, state.source, "recovered",
                 f"source {state.source} recovered after {state.consecutive_failures} failed crawls")
         state.failing_alerted = False
     state.last_success, state.consecutive_failures = now, 0
@@ -71,7 +72,7 @@ def _failed(session: Session, config: Config, state: SourceState, errors: list[s
     state.last_error_at = now
     threshold = config.daemon.failures_before_alert
     if state.consecutive_failures >= threshold and not state.failing_alerted:
-        _notify(session, config, state.source, "failing",
+        notify_operators(session, config, state.source, "failing",
                 f"source {state.source} failed {state.consecutive_failures} times in a row; "
                 f"last error: {state.last_error}")
         state.failing_alerted = True
@@ -84,6 +85,6 @@ def _check_quiet(session: Session, config: Config, state: SourceState, now: dt.d
         return
     since = state.last_new_article or first_attempt
     if now - since > dt.timedelta(seconds=quiet_after):
-        _notify(session, config, state.source, "quiet",
+        notify_operators(session, config, state.source, "quiet",
                 f"source {state.source} has produced no new article since {since:%Y-%m-%d %H:%M} UTC")
         state.quiet_alerted = True

@@ -28,6 +28,7 @@ class SourceReport:
     counts: SourceCounts = field(default_factory=SourceCounts)
     errors: tuple[str, ...] = ()
     duration: float = 0.0
+    warnings: tuple[str, ...] = ()           # parts that failed in a crawl that succeeded
 
     def line(self) -> str:
         c = self.counts
@@ -43,6 +44,8 @@ class SourceReport:
         if c.left:
             text += f", {c.left} left for the next crawl"
         text += f" ({self.duration:.1f}s)"
+        if self.warnings:
+            return visible(f"{text} - partly failed: {self.warnings[0]}")
         return visible(text + (f" - {self.errors[0]}" if self.errors else ""))
 
 
@@ -98,7 +101,8 @@ def new_run(sessions: sessionmaker[Session], trigger: str) -> int:
 
 
 def source_report(row: RunSource) -> SourceReport:
-    return SourceReport(row.source, row.status, SourceCounts.of(row), tuple(row.errors or []), row.duration or 0.0)
+    return SourceReport(row.source, row.status, SourceCounts.of(row), tuple(row.errors or []), row.duration or 0.0,
+                        tuple(row.warnings or []))
 
 
 def collect(sessions: sessionmaker[Session], run_id: int, names: list[str] | tuple[str, ...], error: str | None,

@@ -203,6 +203,20 @@ class SourceState(Base):
     schedule: Mapped[str | None] = mapped_column(String(200))     # the `every` / `cron` next_due was set by
     # crawled once in full (ok, nothing left over): its backlog no longer counts as a baseline
     backlog_done: Mapped[bool | None] = mapped_column(Boolean)
+    # what the last successful crawl could not read (a dead child sitemap ...): success with warnings
+    last_warning: Mapped[str | None] = mapped_column(Text)
+
+
+class DocumentFailure(Base):
+    """A child document of a source (a sitemap an index lists) failing crawl after crawl while the
+    source itself works: counted, and reported to operators once it keeps failing."""
+    __tablename__ = "document_failures"
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Run(Base):
@@ -235,4 +249,5 @@ class RunSource(Base):
     held_too_old: Mapped[int | None] = mapped_column(Integer)
     held_trial: Mapped[int | None] = mapped_column(Integer)
     errors: Mapped[list] = mapped_column(default=list)
+    warnings: Mapped[list | None] = mapped_column(JSON)      # parts that failed in a crawl that succeeded
     duration: Mapped[float | None] = mapped_column(Float)
