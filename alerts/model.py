@@ -23,7 +23,7 @@ def build_alert(article, match, facts: tuple[Fact, ...], story) -> dict[str, Any
         "score": round(match.score, 3),
         "article": {"url": article.url, "title": article.title, "published": iso(article.published_at),
                     "source": article.source},
-        "facts": [f.as_json(detail=False) for f in facts],
+        "facts": [f.as_json() for f in facts],
         "evidence": match.evidence,
         "story": {"id": story.id, "articles": story.articles},
     }
@@ -64,17 +64,39 @@ FACT_ITEM_LABELS = {"shells": "shells/ammunition", "rocket_launchers": "rocket l
                     "labour": "workers for arms production"}
 
 
+CASUALTY_WORDS = {"killed": "killed", "wounded": "wounded", "captured": "captured", "missing": "missing",
+                  "total": "killed or wounded"}
+
+
+def amount_words(fact: Fact) -> str:
+    """The amount as the text gave it ('about 11,000', 'millions of', 'a third of'), with the figure
+    beside words that spell one ('Twelve thousand (12,000)'); '' when the text gave none."""
+    text = (fact.quantity_text or "").strip()
+    if fact.quantity is not None:
+        if not text:
+            return f"{'~' if fact.approx else ''}{fact.quantity:,}"
+        if not any(ch.isdigit() for ch in text):
+            return f"{text} ({fact.quantity:,})"
+    return text
+
+
 def fact_line(fact: Fact) -> str:
-    """'North Korea → Russia: troops, ~11,000 (deployed)'."""
-    quantity = fact.quantity
-    amount = ""
-    if quantity is not None:
-        amount = f", {'~' if fact.approx else ''}{int(quantity):,}" if float(quantity).is_integer() \
-            else f", {quantity:g}"
+    """'North Korea → Russia: about 11,000 troops (deployed)', 'North Korea → Russia: millions of
+    shells/ammunition (delivered)', 'North Korean troops in Russia's war: about 2,700 killed or wounded'."""
+    amount = amount_words(fact)
+    if fact.item == "casualties":
+        words = CASUALTY_WORDS.get(fact.casualty or "total", fact.casualty or "casualties")
+        counted = amount.removesuffix(" of").strip()
+        return f"{demonym(fact.supplier)} troops in {fact.recipient}'s war: " + \
+            (f"{counted} {words}" if counted else f"casualties ({words})")
     item = FACT_ITEM_LABELS.get(fact.item, fact.item)
-    if fact.detail:
-        item = f"{item} ({fact.detail})"
-    return f"{fact.supplier} → {fact.recipient}: {item}{amount} ({fact.status})"
+    return f"{fact.supplier} → {fact.recipient}: {amount + ' ' if amount else ''}{item} ({fact.status})"
+
+
+def demonym(label: str) -> str:
+    """'North Korea' → 'North Korean', from the gazetteer."""
+    from wirewatch.crawler.analysis.matching.gazetteer import demonym_of
+    return demonym_of(label)
 
 
 def payload_facts(payload: dict) -> list[Fact]:

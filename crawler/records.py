@@ -44,31 +44,46 @@ class Extracted:
 
 @dataclass(frozen=True)
 class Fact:
-    """One structured aid fact: who gave what to whom, how much, how far it has got."""
+    """One structured aid fact: who gave what to whom, how much, how far it has got.
+
+    `quantity` is a number only where the text gives one; `quantity_text` keeps the words as
+    written ("about 11,000", "millions of", "a third of") and `quantity_range` the bounds a reader
+    takes from vague words ("dozens" → [24, 99]). A casualties fact says which (`casualty`:
+    killed, wounded, captured, missing, total)."""
     supplier: str
     recipient: str
     item: str
-    quantity: float | None
+    quantity: int | None
     approx: bool
     status: str
-    detail: str | None = field(default=None, kw_only=True)   # casualties: killed, wounded ...
     sentence: str
+    quantity_text: str | None = None
+    quantity_range: tuple[int | None, int | None] | None = None
+    casualty: str | None = None
 
     @property
     def key(self) -> str:
         """Direction, item and figure: what makes two reports the same fact (story novelty)."""
-        amount = "" if self.quantity is None else f"{float(self.quantity):g}"
+        amount = "" if self.quantity is None else str(int(self.quantity))
         return f"{self.supplier}>{self.recipient}:{self.item}:{amount}"
 
-    def as_json(self, detail: bool = True) -> dict:
-        """The fact as JSON; `detail` only where it is set (the webhook body leaves it out)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name != "detail" or (detail and self.detail is not None)}
+    def as_json(self) -> dict:
+        return {"supplier": self.supplier, "recipient": self.recipient, "item": self.item,
+                "quantity": self.quantity, "quantity_text": self.quantity_text,
+                "quantity_range": list(self.quantity_range) if self.quantity_range else None,
+                "approx": self.approx, "status": self.status, "casualty": self.casualty,
+                "sentence": self.sentence}
 
     @classmethod
     def from_json(cls, data: dict) -> "Fact":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if values.get("quantity") is not None:
+            values["quantity"] = int(values["quantity"])
+        if values.get("quantity_range"):
+            values["quantity_range"] = tuple(values["quantity_range"])
+        values.setdefault("sentence", "")
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -104,10 +119,16 @@ class MatchResult:
     evidence: tuple[Evidence, ...] = ()
     explanation: tuple[str, ...] = ()
     alert: bool = True                    # False: the watch holds facts of these statuses back
+    kept: bool = False                    # not a match, but a denial kept with its denied facts
+
+    @property
+    def stored(self) -> bool:
+        """Stored and shown: a match, or a denial kept for the record (held back: denied)."""
+        return self.matched or self.kept
 
     def as_json(self, article_id=None, explain: bool = False) -> dict:
         out = {"id": article_id, "matched": self.matched, "score": round(self.score, 3),
-               "watch": self.watch, "facts": [f.as_json() for f in self.facts],
+               "watch": self.watch, "facts": [f.as_json() for f in self.facts] if self.stored else [],
                "evidence": [e.as_json() for e in self.evidence]}
         if explain:
             out["explanation"] = list(self.explanation)

@@ -96,7 +96,7 @@ def test_slack_message_is_block_kit_with_headline_facts_and_evidence(tmp_path, r
     text = json.dumps(message["blocks"], ensure_ascii=False)
     assert "<https://news.example/a1|North Korea sends 200 long-range artillery pieces to Russia>" in text
     assert "test-feed" in text and "nk-russia-aid" in text
-    assert "North Korea → Russia: troops, ~11,000" in text
+    assert "North Korea → Russia: approximately 11,000 troops (deployed)" in text
     assert "&gt; " not in text and '"> ' in text                 # evidence quoted
     assert message["text"].startswith(TITLE)                     # plain-text fallback
     assert rows(sessions)["slack"].status == "delivered"
@@ -213,7 +213,7 @@ def test_email_is_multipart_and_a_crafted_title_adds_no_header(tmp_path, smtp_pl
     assert msg["Subject"].startswith("[wirewatch] North Korea sends 200") and "\n" not in msg["Subject"]
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
-    assert "https://news.example/a1" in text and "North Korea → Russia: troops, ~11,000" in text
+    assert "https://news.example/a1" in text and "North Korea → Russia: approximately 11,000 troops (deployed)" in text
     assert 'href="https://news.example/a1"' in html and "<blockquote>" in html
 
 

@@ -27,7 +27,7 @@ def test_demo_shows_a_baseline_then_a_fresh_alert_then_a_report_held_back_as_too
     assert any("air defence systems to Pyongyang" in line for line in flagged)
     for quiet in ("ballistic missile into the sea", "Shahed drones", "K9 howitzers", "Wonsan resort"):
         assert any(quiet in line and "[no match]" in line for line in first.splitlines())
-    assert "North Korea → Russia: artillery, ~200" in first and "North Korea → Russia: troops, ~11,000" in first
+    assert "North Korea → Russia: around 200 artillery" in first and "North Korea → Russia: approximately 11,000 troops" in first
     assert "Russia → North Korea: artillery" not in out          # "artillery-heavy" is not artillery
     assert "(held back: 2 baseline)" in first
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from wirewatch.crawler.analysis.matching import Matcher, load_watch
+from wirewatch.crawler.analysis.matching.amounts import amount_before
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer
-from wirewatch.crawler.analysis.matching.quantities import quantity_before
 from wirewatch.crawler.analysis.matching.query import TermIndex, evaluate, parse_query, terms_of
 from wirewatch.crawler.commands.cli import main
 from wirewatch.crawler.errors import ConfigError, QuerySyntaxError
@@ -92,12 +92,13 @@ def test_gazetteer_word_boundaries_and_ambiguity(text, expected):
 
 @pytest.mark.parametrize("prefix, expected", [
     ("around 200 long range ", (200, True)), ("approximately 11,000 ", (11000, True)),
-    ("thousands of ", (1000, True)), ("1.5 million ", (1_500_000, False)),
+    ("thousands of ", (None, False)), ("1.5 million ", (1_500_000, False)),
     ("five thousand ", (5000, False)), ("12,000 ", (12000, False)), ("sent ", (None, False)),
     ("in 2024 ", (None, False)),
 ])
 def test_quantities_in_news_prose(prefix, expected):
-    assert quantity_before(prefix) == expected
+    amount = amount_before(prefix, len(prefix))
+    assert ((amount.value, amount.approx) if amount else (None, False)) == expected
 
 
 def test_boolean_query_operators():
@@ -261,7 +262,8 @@ def test_a_party_from_another_sentence_is_not_marked_in_this_one(matcher):
     # the recipient of "He ... secure" is carried from the previous sentence: the evidence names it
     # in the rule but marks no span in a sentence where it does not stand
     text = ("Russia's defence minister flew to Pyongyang on Tuesday. He hopes to secure further "
-            "artillery shells during the visit, officials in Kyiv said.")
+            "artillery shells during the visit, officials in Kyiv said. Pyongyang has already shipped "
+            "millions of shells to Moscow.")
     result = matcher.match("", text)[0]
     fact = next(f for f in result.facts if f.item == "shells")
     assert (fact.supplier, fact.recipient) == ("North Korea", "Russia")

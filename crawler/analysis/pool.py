@@ -61,7 +61,7 @@ def analyse_page(html: bytes, url: str, hints: EntryHints) -> PageAnalysis:
         return PageAnalysis(None, skipped=f"analysis took longer than {_LIMITS.page_timeout:g}s "
                                          f"({len(html):,} bytes); skipped")
     capped = len(text) if len(text) < len(extracted.text) else None
-    return PageAnalysis(extracted, matches=tuple(r for r in results if r.matched), analysed_chars=capped)
+    return PageAnalysis(extracted, matches=tuple(r for r in results if r.stored), analysed_chars=capped)
 
 
 def _ready() -> None:

@@ -72,19 +72,19 @@ def rescan(config: Config, sessions: sessionmaker[Session], since: float, watch:
 def _apply(session: Session, article: Article, result: MatchResult, before: MatchRow | None,
            policy: AlertPolicy, channels: Routes, now: dt.datetime, report: RescanReport,
            alert: bool) -> None:
-    if result.matched and before is None:
+    if result.stored and before is None:
         reason = store_match(session, article, result, channels, policy, now,
                              hold=None if alert else "rescan")
         report.gained.append((article.id, result.watch, article.title, reason))
-    elif not result.matched and before is not None:
+    elif not result.stored and before is not None:
         session.execute(update(Outbox).where(Outbox.match_id == before.id).values(match_id=None))
         session.execute(delete(FactRow).where(FactRow.match_id == before.id))
         session.delete(before)
         report.lost.append((article.id, result.watch, article.title))
-    elif result.matched and before is not None:
+    elif result.stored and before is not None:
         evidence = [e.as_json() for e in result.evidence]
-        facts = [f.as_json(detail=False) for f in result.facts]
-        old = [r.fact().as_json(detail=False) for r in session.scalars(
+        facts = [f.as_json() for f in result.facts]
+        old = [r.fact().as_json() for r in session.scalars(
             select(FactRow).where(FactRow.match_id == before.id).order_by(FactRow.id))]
         if before.score != result.score or before.evidence != evidence or old != facts:
             before.score, before.severity, before.rule = result.score, result.severity, result.rule

@@ -4,7 +4,8 @@ so a crash anywhere leaves either all of it or none of it.
 A match alerts unless something holds it back, and then the reason is stored with it:
 `trial run` (crawl --no-alerts), `baseline` (the source's first crawl), `too old` (published
 before alerts.max_age), `same story` (nothing the story did not have), `no channel`, `status` (the
-watch's `statuses` data holds facts of those statuses back, e.g. plans)."""
+watch's `statuses` data holds facts of those statuses back, e.g. plans), `denied` (no match: the
+transfers it reports are denied ones, kept for the record)."""
 
 from __future__ import annotations
 
@@ -98,7 +99,8 @@ def store_match(session: Session, article: Article, result: MatchResult, routes:
     channels = routes.alert(result.watch, result.severity)     # "no channel" when none takes it
     story, news = assign_story(session, result.watch, article, result.facts)
     article.story_id = article.story_id or story.id
-    reason = hold or hold_back(policy, article.source, article.published_at, now, news, channels)
+    reason = "denied" if not result.matched else \
+        hold or hold_back(policy, article.source, article.published_at, now, news, channels)
     if reason is None and not result.alert:
         reason = "status"                 # the watch holds facts of these statuses back
     if reason is None:

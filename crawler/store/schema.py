@@ -7,6 +7,7 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -112,25 +113,37 @@ class MatchRow(Base):
 
 
 class FactRow(Base):
-    """A stored `Fact` (its display-only detail is not kept)."""
+    """A stored `Fact`: a figure only where the text gave one, the words as written, a vague
+    amount's bounds, and which casualties a casualties fact counts."""
     __tablename__ = "facts"
     id: Mapped[int] = mapped_column(primary_key=True)
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), index=True)
     supplier: Mapped[str] = mapped_column(String(100))
     recipient: Mapped[str] = mapped_column(String(100))
     item: Mapped[str] = mapped_column(String(100))
-    quantity: Mapped[float | None] = mapped_column(Float)
+    quantity: Mapped[int | None] = mapped_column(BigInteger)
+    quantity_text: Mapped[str | None] = mapped_column(String(200))
+    quantity_low: Mapped[int | None] = mapped_column(BigInteger)
+    quantity_high: Mapped[int | None] = mapped_column(BigInteger)
     approx: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(40))
+    casualty: Mapped[str | None] = mapped_column(String(20))
     sentence: Mapped[str] = mapped_column(Text)
 
     @classmethod
     def of(cls, match_id: int, fact: Fact) -> "FactRow":
-        return cls(match_id=match_id, **fact.as_json(detail=False))
+        low, high = fact.quantity_range or (None, None)
+        return cls(match_id=match_id, supplier=fact.supplier, recipient=fact.recipient, item=fact.item,
+                   quantity=fact.quantity, quantity_text=(fact.quantity_text or None) and fact.quantity_text[:200],
+                   quantity_low=low, quantity_high=high, approx=fact.approx, status=fact.status,
+                   casualty=fact.casualty, sentence=fact.sentence)
 
     def fact(self) -> Fact:
-        return Fact(self.supplier, self.recipient, self.item, self.quantity, self.approx, self.status,
-                    self.sentence)
+        bounds = (self.quantity_low, self.quantity_high) if (self.quantity_low, self.quantity_high) != (None, None) \
+            else None
+        return Fact(self.supplier, self.recipient, self.item,
+                    int(self.quantity) if self.quantity is not None else None, self.approx, self.status,
+                    self.sentence, quantity_text=self.quantity_text, quantity_range=bounds, casualty=self.casualty)
 
 
 class Outbox(Base):

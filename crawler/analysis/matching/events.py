@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from wirewatch.crawler.analysis.matching.amounts import Amount
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer, Mention
 from wirewatch.crawler.analysis.matching.lexicon import Lexicon
 from wirewatch.crawler.analysis.matching.phrases import fold
@@ -57,6 +58,18 @@ _A_MAKE = re.compile(r"\s*,\s*(?:an?\s+)?")            # "The 170mm howitzer, a 
 _POSSESSIVE = re.compile(r"^['’]s?")
 _BY_MARKER = re.compile(r"\bby\s+(?:the\s+)?$", re.I)        # "supplied by (the) X"
 _OWN_ITEM = re.compile(r"\b(?:its|their|his|her|our|own)\b", re.I)
+# the words before people one fights or trains beside, and before the units others are put into
+_NP_TAIL = r"\s+(?:(?:the|their|its|a|an)\s+)?(?:[\w'’.-]+\s+){0,3}$"
+_PARTNER_BEFORE = re.compile(r"\b(?:alongside|together\s+with|side\s+by\s+side\s+with|beside|jointly\s+with|"
+                             r"along\s+with|shoulder\s+to\s+shoulder\s+with|(?:fight\w*|fought|train\w*|serv\w*|"
+                             r"operat\w*)\s+with)" + _NP_TAIL, re.I)
+# what an item is for, not what moved: "rockets for Russia's Grad launchers", "technology for its tanks"
+_FOR_WHOSE = re.compile(r"\bfor\s+(?:the\s+)?(?:its|their|his|her|[\w.-]+['’]s)\s+(?:[\w-]+\s+){0,3}"
+                        r"(?:(?:and|or)\s+(?:[\w-]+\s+){0,2})?$", re.I)
+_HOST_BEFORE = re.compile(r"\b(?:into|in|within|among|under|to|with)" + _NP_TAIL, re.I)
+_HOST_UNITS = {"unit", "units", "brigade", "brigades", "battalion", "battalions", "formation", "formations",
+               "regiment", "regiments", "rank", "ranks", "division", "divisions", "military unit", "military units",
+               "crew", "crews"}
 
 
 @dataclass(frozen=True)
@@ -86,10 +99,9 @@ class Event:
     anchor: Anchor | None
     score: float
     rule: str
-    quantity: float | None
-    approx: bool
+    amounts: tuple[Amount, ...]                # the figures counting the item, in the order written
     status: str
-    counted: tuple[int, int] | None = None     # where the quantity stands in the sentence
+    denied: bool = False                       # the text says it did not happen ("denied sending")
 
 
 @dataclass
@@ -183,9 +195,18 @@ class EventReader:
             result = Analysis(index, item, None, origin=origin, rule="item without verb",
                               basis="item_without_verb")
             result.supplier = origin
+            # people are where a place is said in their clause ("engineers ... clearing mines in
+            # Russia's Kursk region"); a thing only right after it ("shells for Russia")
             result.recipient = self._marked_recipient(sent, item.end, mentions, "nominal", "", max_gap=4)
+            if result.recipient is None and item.kind in self.lex.personnel:
+                far = self._marked_recipient(sent, item.end, mentions, "nominal", "", max_gap=12)
+                if far is not None and self.lex.duties.search(sent[item.end:far.start]):
+                    result.recipient = far
             result.may_borrow_recipient = False
         result.mutual = bool(_MUTUAL.search(sent[max(0, item.start - 120):item.start]))
+        if (item.kind in self.lex.personnel and self._partnered(sent, item)) or (
+                item.kind != "technology" and _FOR_WHOSE.search(sent[max(0, item.start - 60):item.start])):
+            result.partner = True               # "together with North Korean units", "for Russia's Grad launchers"
         if sent[item.start:item.end].lower() in self.lex.gated_phrases:
             result.may_borrow_recipient = True       # its purpose is the evidence ("assistance from Russia")
         if result.supplier is None and origin is not None and result.anchor is not None \
@@ -198,6 +219,17 @@ class EventReader:
                 result.recipient = result.recipient or self._marked_recipient(
                     sent, source.end, mentions, "give", "", max_gap=3)
         return result
+
+    @staticmethod
+    def _partnered(sent: str, item: ItemHit) -> bool:
+        """People named as those others fight or train beside, or the units others join: a
+        partner or a host, not the people moved ("alongside Russian marines", "side by side with
+        Russian crews", "folded into Russian units")."""
+        before = sent[max(0, item.start - 80):item.start]
+        if _PARTNER_BEFORE.search(before):
+            return True
+        return _HOST_BEFORE.search(before) is not None and \
+            sent[item.start:item.end].lower().rstrip("s") in _HOST_UNITS
 
     @staticmethod
     def _anchors_after(sent: str, start: int, anchors: list[Anchor]) -> list[Anchor]:

@@ -1,26 +1,54 @@
-"""From scored events to the facts an analyst reads: one fact per direction, item and figure,
-figures stated a sentence later attached to their report, casualty counts of deployed people.
+"""From scored events to the facts an analyst reads: one fact per direction, item and figure
+(each figure the text gives for an item is a fact of its own: "raised from 3,000 to 10,000" is
+two), figures stated a sentence later attached to their report, and casualties as facts of their
+own kind, never a deployment figure.
 
 Every step is linear in the number of events and sentences (indexes, not nested scans), so a
 page made only of matching sentences costs no more per sentence than a normal one."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import replace
 
+from wirewatch.crawler.analysis.matching.amounts import Amount, amount_before, figure_for_previous
+from wirewatch.crawler.analysis.matching.casualties import Casualties, read_casualties
 from wirewatch.crawler.analysis.matching.events import Analysis, Event
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer
 from wirewatch.crawler.analysis.matching.lexicon import Lexicon
-from wirewatch.crawler.analysis.matching.quantities import CASUALTY, quantity_before, value_of
 from wirewatch.crawler.records import Fact
 
 # how far a transfer has got; a later sentence saying more of the same fact raises it
-_STAGE = {"reported": 0, "planned": 1, "pledged": 2, "agreed": 3}
+_STAGE = {"denied": -1, "reported": 0, "planned": 1, "pledged": 2, "agreed": 3}
 
 
 def _key(fact: Fact) -> tuple:
-    return fact.supplier, fact.recipient, fact.item, fact.quantity
+    return fact.supplier, fact.recipient, fact.item, fact.quantity, fact.quantity_text if fact.quantity is None \
+        else None, fact.casualty
+
+
+_HURT = {"kill": "killed", "die": "killed", "wound": "wounded", "injure": "wounded", "capture": "captured"}
+_HURT_NEAR = re.compile(r"\b(?:(?P<captured>captured|taken\s+prisoner|took\s+\S+\s+prisoner|prisoners?\s+of\s+war|"
+                        r"POWs?|captive)|(?P<killed>killed|dead|slain|fallen)|(?P<wounded>wounded|injured))\b", re.I)
+
+
+def _casualty_kind(e: Event) -> str | None:
+    """Killed, wounded or captured people: by the verb acting on them ('captured two soldiers'),
+    or by the word right before them or right after ('the captured soldiers', 'soldiers killed')."""
+    if e.anchor is not None and e.anchor.lemma in _HURT:
+        return _HURT[e.anchor.lemma]
+    near = e.sentence[max(0, e.item.start - 40):e.item.start] + " | " + e.sentence[e.item.end:e.item.end + 30]
+    found = _HURT_NEAR.search(near)
+    return found.lastgroup if found else None
+
+
+def with_amount(fact: Fact, amount: Amount | None) -> Fact:
+    if amount is None:
+        return fact
+    bounds = (amount.low, amount.high) if amount.range else None
+    return replace(fact, quantity=amount.value, approx=amount.approx and amount.value is not None,
+                   quantity_text=amount.text.strip(), quantity_range=bounds)
 
 
 class FactBuilder:
@@ -29,77 +57,116 @@ class FactBuilder:
         self.lex = lexicon
 
     def build(self, events: list[Event], orphans: list[Analysis], sentences: list[str]) -> list[Fact]:
-        facts = self._distinct(events) + self._casualties(events, sentences)
-        return self._attach_orphan_quantities(facts, events, orphans, sentences)
+        casualties = self._casualty_readings(events, sentences)
+        facts = self._distinct([f for e in events for f in self._facts(e, casualties.get(e.sentence_index, []))])
+        facts = self._attach_later_figures(facts, events, orphans, sentences)
+        return facts + self._casualty_facts(casualties, events, sentences)
 
-    def _fact(self, e: Event) -> Fact:
-        return Fact(self.gaz.label(e.supplier.entity), self.gaz.label(e.recipient.entity), e.item.kind,
-                    e.quantity, e.approx, e.status, e.sentence)
+    # ---- transfers -----------------------------------------------------------------------------
+    def _facts(self, e: Event, casualties: list[Casualties]) -> list[Fact]:
+        """One fact per figure the text gives for the event's item (or one without a figure).
+        People whose words a casualty figure read, or whom the verb kills, wounds or captures, are
+        casualties, not a deployment."""
+        supplier, recipient = self.gaz.label(e.supplier.entity), self.gaz.label(e.recipient.entity)
+        if e.item.kind in self.lex.personnel:
+            if e.denied and _casualty_kind(e) is not None:
+                return []                     # "no North Korean soldiers have been captured": nothing
+            if any(c.start <= e.item.start < c.end or (e.anchor is not None and c.start <= e.anchor.start < c.end)
+                   for c in casualties):
+                return []
+            kind = _casualty_kind(e)
+            if kind is not None:
+                base = Fact(supplier, recipient, "casualties", None, False, "in combat", e.sentence, casualty=kind)
+                return [with_amount(base, amount) for amount in e.amounts] or [base]
+        base = Fact(supplier, recipient, e.item.kind, None, False, e.status, e.sentence)
+        return [with_amount(base, amount) for amount in e.amounts] or [base]
 
-    def _distinct(self, events: list[Event]) -> list[Fact]:
+    def _distinct(self, facts: list[Fact]) -> list[Fact]:
         """One fact per (direction, item, figure); a figureless fact gives way to one with a figure."""
-        facts: list[Fact] = []
-        position: dict[tuple, int] = {}          # fact key → its index in `facts`
-        for e in sorted(events, key=lambda e: (e.sentence_index, e.item.start)):
-            fact = self._fact(e)
+        out: list[Fact] = []
+        position: dict[tuple, int] = {}          # fact key → its index in `out`
+        for fact in facts:
             key = _key(fact)
             if key in position:                  # the same fact again: keep the most advanced status
-                known = facts[position[key]]
+                known = out[position[key]]
                 stronger = _STAGE.get(fact.status, 4) > _STAGE.get(known.status, 4)
-                facts[position[key]] = replace(known, approx=known.approx or fact.approx,
-                                               status=fact.status if stronger else known.status)
-            elif fact.quantity is not None or (fact.supplier, fact.recipient, fact.item, None) not in position:
-                position[key] = len(facts)
-                facts.append(fact)
-        with_figure = {(f.item, f.supplier) for f in facts if f.quantity is not None}
-        return [f for f in facts if f.quantity is not None or (f.item, f.supplier) not in with_figure]
+                hedged = fact.approx and not known.approx     # "about 3,000" says more than a headline's "3,000"
+                out[position[key]] = replace(known, approx=known.approx or fact.approx,
+                                             quantity_text=fact.quantity_text if hedged else known.quantity_text,
+                                             status=fact.status if stronger else known.status)
+            else:
+                position[key] = len(out)
+                out.append(fact)
+        with_words = {(f.item, f.supplier) for f in out if f.quantity is not None or f.quantity_text}
+        return [f for f in out if f.quantity is not None or f.quantity_text or (f.item, f.supplier) not in with_words]
 
-    def _attach_orphan_quantities(self, facts: list[Fact], events: list[Event], orphans: list[Analysis],
-                                  sentences: list[str]) -> list[Fact]:
-        """'The ministry put the new deployment at around 3,000 troops.' - a count without parties
-        continues the report of the same item in the sentence or two before."""
-        by_sentence: dict[tuple[int, str], Event] = {}
+    def _attach_later_figures(self, facts: list[Fact], events: list[Event], orphans: list[Analysis],
+                              sentences: list[str]) -> list[Fact]:
+        """'The ministry put the new deployment at around 3,000 troops.' / 'Twenty arrived in the
+        past month.' - a figure without parties continues the report of the sentence or two before."""
+        by_sentence: dict[int, Event] = {}
+        by_kind: dict[tuple[int, str], Event] = {}
         for e in events:
-            by_sentence.setdefault((e.sentence_index, e.item.kind), e)
-        figureless: dict[tuple[str, str], list[int]] = defaultdict(list)   # in order, first served
+            by_sentence.setdefault(e.sentence_index, e)
+            by_kind.setdefault((e.sentence_index, e.item.kind), e)
+        figureless: dict[tuple[str, str], list[int]] = defaultdict(list)
         for index, f in enumerate(facts):
-            if f.quantity is None:
+            if f.quantity is None and not f.quantity_text:
                 figureless[(f.item, f.supplier)].append(index)
+        extra: list[Fact] = []
         for a in orphans:
-            quantity, approx = quantity_before(sentences[a.sentence][:a.item.start])
-            if quantity is None:
+            amount = amount_before(sentences[a.sentence], a.item.start)
+            e = next((by_kind[(a.sentence - back, a.item.kind)] for back in (2, 1)
+                      if (a.sentence - back, a.item.kind) in by_kind), None)
+            if amount is not None and e is not None:
+                self._place(facts, extra, figureless, e, amount)
+        for index, sentence in enumerate(sentences):
+            if index in by_sentence or index - 1 not in by_sentence:
                 continue
-            e = next((by_sentence[(a.sentence - back, a.item.kind)] for back in (2, 1)
-                      if (a.sentence - back, a.item.kind) in by_sentence), None)
-            if e is None:
-                continue
-            waiting = figureless[(a.item.kind, self.gaz.label(e.supplier.entity))]
-            if waiting:
-                index = waiting.pop(0)
-                facts[index] = replace(facts[index], quantity=quantity, approx=approx)
-        return facts
+            amount = figure_for_previous(sentence)
+            if amount is not None:
+                self._place(facts, extra, figureless, by_sentence[index - 1], amount)
+        return facts + extra
 
-    def _casualties(self, events: list[Event], sentences: list[str]) -> list[Fact]:
-        people = [e for e in events if e.item.kind in self.lex.personnel]
+    def _place(self, facts: list[Fact], extra: list[Fact], figureless, e: Event, amount: Amount) -> None:
+        waiting = figureless[(e.item.kind, self.gaz.label(e.supplier.entity))]
+        if waiting:
+            index = waiting.pop(0)
+            facts[index] = with_amount(facts[index], amount)
+            return
+        base = Fact(self.gaz.label(e.supplier.entity), self.gaz.label(e.recipient.entity), e.item.kind, None,
+                    False, e.status, e.sentence)
+        fact = with_amount(base, amount)
+        if all(_key(fact) != _key(f) for f in facts + extra):
+            extra.append(fact)
+
+    # ---- casualties ----------------------------------------------------------------------------
+    def _casualty_readings(self, events: list[Event], sentences: list[str]) -> dict[int, list[Casualties]]:
+        """Casualty figures in sentences about people the watch follows: in a sentence with (or up
+        to two after) a report of people, or after the first one."""
+        people = [e for e in events if e.item.kind in self.lex.personnel and not e.denied]
         if not people:
-            return []
-        first_in: dict[int, Event] = {}
-        for e in people:
-            first_in.setdefault(e.sentence_index, e)
+            return {}
+        first = min(e.sentence_index for e in people)
+        near = {e.sentence_index + d for e in people for d in (0, 1, 2)}
+        return {index: readings for index, sent in enumerate(sentences)
+                if (index in near or index > first) and (readings := read_casualties(sent))}
+
+    def _casualty_facts(self, casualties: dict[int, list[Casualties]], events: list[Event],
+                        sentences: list[str]) -> list[Fact]:
+        people = sorted((e for e in events if e.item.kind in self.lex.personnel and not e.denied),
+                        key=lambda e: e.sentence_index)
         found: list[Fact] = []
         seen: set[tuple] = set()
-        for index, sent in enumerate(sentences):
-            near = next((first_in[i] for i in range(index - 2, index + 1) if i in first_in), None)
-            if near is None and index > people[0].sentence_index:
-                near = people[0]
-            if near is None:
-                continue
-            for m in CASUALTY.finditer(sent):
-                value, approx = value_of(m)
-                detail = m.group("what").lower()
-                if value is None or (value, detail) in seen:
+        for index, readings in sorted(casualties.items()):
+            near = next((e for e in reversed(people) if e.sentence_index <= index), people[0])
+            for reading in readings:
+                amount = reading.amount
+                key = (amount.value, amount.text.lower(), reading.kind)
+                if key in seen:
                     continue
-                seen.add((value, detail))
-                found.append(Fact(self.gaz.label(near.supplier.entity), self.gaz.label(near.recipient.entity),
-                                  "casualties", value, approx, "in combat", sent, detail=detail))
+                seen.add(key)
+                base = Fact(self.gaz.label(near.supplier.entity), self.gaz.label(near.recipient.entity),
+                            "casualties", None, False, "in combat", sentences[index], casualty=reading.kind)
+                found.append(with_amount(base, amount))
         return found

@@ -5,6 +5,7 @@ read as "Korea" and "North Korean" never as "North Korea" + "n"."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,11 @@ class Gazetteer:
 
     def __init__(self, entities: dict[str, dict]):
         self.labels: dict[str, str] = {}
+        self.enemies: dict[str, frozenset[str]] = {}      # state → the states it is at war with
         phrases, self.patterns = [], []
         for key, spec in entities.items():
             self.labels[key] = spec.get("label", key)
+            self.enemies[key] = frozenset(spec.get("at_war_with") or ())
             for kind in KINDS:
                 for alias in spec.get(kind, []) or []:
                     if alias.startswith("re:"):
@@ -64,6 +67,11 @@ class Gazetteer:
         return [Mention(start, end, value[0], value[1], text[start:end], bool(_POSSESSIVE.match(folded, end)))
                 for start, end, value in leftmost_longest(candidates)]
 
+    @staticmethod
+    @functools.cache
+    def shipped_entities() -> dict:
+        return yaml.safe_load((CONFIG_DIR / "entities.yaml").read_text(encoding="utf-8"))["entities"]
+
     @classmethod
     def load(cls, path: str | Path | None = None, extra: dict | None = None) -> "Gazetteer":
         """The shipped gazetteer (or `path`), extended with a watch's own entities (`extra`:
@@ -77,3 +85,12 @@ class Gazetteer:
 
     def label(self, entity: str) -> str:
         return self.labels.get(entity, entity)
+
+
+@functools.cache
+def demonym_of(label: str) -> str:
+    """The first demonym the shipped gazetteer gives a state's label ('Russia' → 'Russian')."""
+    for spec in Gazetteer.shipped_entities().values():
+        if spec.get("label") == label and spec.get("demonym"):
+            return spec["demonym"][0]
+    return label

@@ -75,6 +75,7 @@ class Lexicon:
     gated_phrases: frozenset[str]       # item phrases of the gated classes (lowercase): their purpose is
                                         # the evidence, so they may take a recipient from their sentence
     passive: re.Pattern                 # a verb form that may be a passive participle ("sent", "-ed")
+    duties: re.Pattern                  # what people sent do where they are ("clearing mines", "fighting")
 
     @classmethod
     def load(cls, path: str | Path | None = None, extra: dict | None = None) -> "Lexicon":
@@ -125,7 +126,8 @@ class Lexicon:
                                        inflect(lemma, doubles) | set(data.get("irregular", {}).get(lemma, []))}))
                 + r")\s+[^.;:()\s][^.;:()]{0,80}?\bwith\b", re.I)     # with a target before "with"
             if data.get("attack_verbs") else re.compile(r"(?!)"),
-            passive=re.compile(rf"(?:ed|en|{_alternation(data['irregular_participles'])})$", re.I))
+            passive=re.compile(rf"(?:ed|en|{_alternation(data['irregular_participles'])})$", re.I),
+            duties=_bounded(data.get("duties") or ["fighting"]))
 
 
 def merge(base: dict, extra: dict) -> dict:

@@ -1,13 +1,17 @@
 """The matcher: every watch over one article, in one pass over its text.
 
 Output per watch (`MatchResult`): matched, score, the rule that fired, evidence (sentence + the
-span of each role) and facts {supplier, recipient, item, quantity, approx, status, sentence}.
-Pure: no Scrapy, no database."""
+span of each role) and facts {supplier, recipient, item, quantity, quantity_text, quantity_range,
+approx, status, casualty, sentence}. A transfer the text denies is a fact of status `denied`: an
+article whose only reports are denied (or whose lead is a denial and whose transfers are only
+background) is no match, but is kept with its denied facts for the record. Pure: no Scrapy, no
+database."""
 
 from __future__ import annotations
 
 import re
 
+from wirewatch.crawler.analysis.matching.amounts import amount_before, amounts_after
 from wirewatch.crawler.analysis.matching.events import (
     _PRONOUN_SUBJECT,
     Analysis,
@@ -17,17 +21,28 @@ from wirewatch.crawler.analysis.matching.events import (
 from wirewatch.crawler.analysis.matching.facts import FactBuilder
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer, Mention
 from wirewatch.crawler.analysis.matching.lexicon import Lexicon
-from wirewatch.crawler.analysis.matching.quantities import quantity_span
 from wirewatch.crawler.analysis.matching.query import TermIndex, terms_of
 from wirewatch.crawler.analysis.matching.sentences import split_sentences
 from wirewatch.crawler.analysis.matching.watches import SEVERITY_RANK, Watch
 from wirewatch.crawler.records import Evidence, MatchResult, Span
 
-_NEGATION = re.compile(r"\b(?:not|never|no evidence|den(?:y|ied|ies|ying)|rejected|dismissed|refuted|"
-                       r"no sign|unfounded|false claims?|doubts?|doubted|unlikely|if ever)\b", re.I)
-_HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event|"
+_NEGATION = re.compile(r"\b(?:not|never|no evidence|den(?:y|ied|ies|ying)|denials?|rejected|rejects?|dismissed|"
+                       r"dismisses|refuted|refutes|no sign|unfounded|false claims?|doubts?|doubted|unlikely|"
+                       r"if ever)\b", re.I)
+# a lead that denies: "X denied reports ...", "called the allegations disinformation"; in such a story
+# the transfers other sentences mention are background, not the news
+_DENIAL_LEAD = re.compile(r"\b(?:den(?:y|ied|ies|ying)|denials?|rejected|rejects?|dismissed|dismisses|refuted|"
+                          r"refutes|denounced|denounces|branded|called)\b[^.;]{0,80}?\b(?:reports?|claims?|"
+                          r"allegations?|accusations?|rumou?rs|speculation|deployment|trade|transfers?|"
+                          r"shipments?|supplies|sending|dispatch|absurd|lies|fake|fabricat\w+|disinformation|"
+                          r"baseless|groundless|false|nonsense|provocation)\b", re.I)
+_HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event|fears?|feared|worries|worried|"
+                           r"concerns?|concerned|speculat\w+|"
                            r"(?:warn|warns|warned|warning|caution|cautions|cautioned)\s+(?:\w+\s+)?against)\b", re.I)
-_HEADLINE_TO = re.compile(r"^\s+to\s", re.I)      # "Russia to share technology with ..."
+_HEADLINE_TO = re.compile(r"^\s+to\s", re.I)
+# weapons seen in use: fired, launched, struck, hit ... (the war they are used in names their user)
+_USED_ON = re.compile(r"\b(?:fired|launched|struck|strikes?|hit|hitting|shelled|shelling|pounded|targeted|"
+                      r"rained|used|firing|launching|aimed|downed|shot\s+down|intercepted)\b", re.I)      # "Russia to share technology with ..."
 _EXCHANGE = re.compile(r"\s+(?:[\w-]+\s+){0,2}(?:in\s+exchange\s+for|in\s+return\s+for)\s+(?:[\w-]+\s+){0,3}", re.I)
 _EXCHANGE_WORD = re.compile(r"\bin\s+(?:exchange|return)\s+for\b", re.I)
 _NO_ITEM = re.compile(r"\bno\s+(?:\w+\s+){0,2}$", re.I)                  # "no weapons had been sent"
@@ -66,12 +81,13 @@ class Matcher:
                 before = tuple(a.item.kind for a in analysed[-1][1]) if analysed else ()
                 analysed.append(self.reader.analyse(i, sentence, before))
             exchanges = {i for i, sentence in enumerate(sentences) if _EXCHANGE_WORD.search(sentence)}
+            lead = 1 if title and title.strip() else 0      # the headline and the first sentence
             for watch in candidates:
-                results[watch.name] = self._judge(watch, sentences, analysed, exchanges)
+                results[watch.name] = self._judge(watch, sentences, analysed, exchanges, lead)
         return [results[w.name] for w in self.watches]
 
     # ---- one watch ---------------------------------------------------------------------------
-    def _judge(self, watch: Watch, sentences: list[str], analysed, exchanges: set[int]) -> MatchResult:
+    def _judge(self, watch: Watch, sentences: list[str], analysed, exchanges: set[int], lead: int) -> MatchResult:
         events, notes, orphans = [], [], []
         for index, (_, analyses) in enumerate(analysed):
             made: dict[int, Event] = {}
@@ -91,19 +107,39 @@ class Matcher:
         if not events:
             return MatchResult(watch.name, False, 0.0, watch.spec.severity, "",
                                explanation=tuple(notes or ["no transfer between the watched parties found"]))
+        threshold = watch.spec.threshold
+        denials_alert = bool(watch.spec.statuses.get("denied") and watch.spec.statuses["denied"].alert)
+        counted = [e for e in events if denials_alert or not e.denied]
+        score = self._score(watch, counted)
+        matched, kept = score >= threshold, False
+        denial_lead = any(e.denied and e.sentence_index <= lead for e in events) or \
+            any(_DENIAL_LEAD.search(sentences[i]) for i in range(min(lead + 1, len(sentences))))
+        if matched and not denials_alert and denial_lead \
+                and not any(not e.denied and e.sentence_index <= lead for e in events):
+            matched, kept = False, True       # a denial story: its other transfers are background
+            notes.insert(0, "the lead is a denial; the transfers it mentions are background: kept, not a match")
+        elif not matched and any(e.denied and e.score >= threshold for e in events):
+            kept = True
+            notes.insert(0, "only denied transfers: kept with their denied facts, not a match")
+        elif not matched:
+            notes.insert(0, f"score {score:.2f} below threshold {threshold}")
+        best = max(counted or events, key=lambda e: e.score)
+        facts = tuple(self.facts.build(events, orphans, sentences)) if matched or kept else ()
+        severity, alert = _by_status(watch, facts)
+        shown = score if matched or not kept else max(e.score for e in events)
+        return MatchResult(
+            watch.name, matched, shown, severity, best.rule, alert=alert and matched, facts=facts, kept=kept,
+            evidence=tuple(_evidence(e) for e in sorted(events, key=lambda e: -e.score)[:5]),
+            explanation=tuple(notes))
+
+    @staticmethod
+    def _score(watch: Watch, events: list[Event]) -> float:
+        if not events:
+            return 0.0
         scoring, threshold = watch.scoring, watch.spec.threshold
         best = max(events, key=lambda e: e.score)
         supporting = {e.sentence_index for e in events if e.score >= threshold * scoring.support_share}
-        score = min(1.0, best.score + scoring.support_bonus * max(0, len(supporting) - 1))
-        matched = score >= threshold
-        if not matched:
-            notes.insert(0, f"score {score:.2f} below threshold {threshold}")
-        facts = tuple(self.facts.build(events, orphans, sentences))
-        severity, alert = _by_status(watch, facts)
-        return MatchResult(
-            watch.name, matched, score, severity, best.rule, alert=alert, facts=facts,
-            evidence=tuple(_evidence(e) for e in sorted(events, key=lambda e: -e.score)[:5]),
-            explanation=tuple(notes))
+        return min(1.0, best.score + scoring.support_bonus * max(0, len(supporting) - 1))
 
     def _complete(self, watch: Watch, a: Analysis, sentences, analysed) -> tuple[Event | None, str]:
         scoring = watch.scoring
@@ -144,6 +180,15 @@ class Matcher:
             pair = self._mutual_parties(watch, a, analysed)
             if pair is not None:          # "a clause obliging each country to give the other military aid"
                 (supplier, recipient), how = pair, f"{how}; mutual, parties from the sentence"
+        if supplier is not None and supplier.entity not in self._parties and a.origin is not None \
+                and a.origin.entity in self._parties and a.anchor is not None and a.anchor.kind == "fight":
+            supplier = a.origin           # "Ukrainian forces captured North Korean soldiers": theirs, not the captor's
+        if supplier is not None and supplier.entity in self._parties and \
+                (recipient is None or recipient.entity not in self._parties):
+            war = self._war_of(watch, supplier.entity, a, sent, analysed[a.sentence][0])
+            if war is not None:           # "North Korean missiles fired at Ukraine": in Russia's war
+                (recipient, enemy), base = war, base * scoring.used_by_recipient
+                how += f"; used against {self.gaz.label(enemy)}, in {self.gaz.label(recipient.entity)}'s war"
         if supplier is not None and supplier.entity not in self._parties:
             return None, f"supplier {self.gaz.label(supplier.entity)} is not a watched party"
         if recipient is not None and recipient.entity not in self._parties:
@@ -163,16 +208,45 @@ class Matcher:
             return None, f"{self.gaz.label(pair[0])} → {self.gaz.label(pair[1])} is not a watched direction"
         start = a.anchor.start if a.anchor else a.item.start
         end = max(a.item.end, supplier.end, recipient.end, a.anchor.end if a.anchor else 0)
-        if _NEGATION.search(sent[max(0, start - 60):start]) or _NO_ITEM.search(sent[:a.item.start]) \
-                or _NEGATED_AFTER.search(sent[end:]):
-            base *= scoring.negated
-            how += "; negated"
+        denied = bool(_NEGATION.search(sent[max(0, start - 60):start]) or _NO_ITEM.search(sent[:a.item.start])
+                      or _NEGATED_AFTER.search(sent[end:]))
+        if denied:
+            how += "; denied"
         elif _HYPOTHETICAL.search(sent[max(0, start - 80):start]) or _ANY_BEFORE.search(sent[:start]):
             base *= scoring.hypothetical
             how += "; hypothetical"
-        quantity, approx, counted = quantity_span(sent[:a.item.start])
         return Event(a.sentence, sent, supplier, recipient, a.item, a.anchor, round(base, 3), how,
-                     quantity, approx, self._status(sent, a), counted), ""
+                     self._amounts(sent, a, analysed), "denied" if denied else self._status(sent, a),
+                     denied), ""
+
+    @staticmethod
+    def _amounts(sent: str, a: Analysis, analysed) -> tuple:
+        """The figures counting the item: the one before it ('about 3,000 troops'), then any said
+        after it before the next item ('raised its estimate of troops to 10,000, up from 3,000')."""
+        before = amount_before(sent, a.item.start)
+        following = [x.item.start for x in analysed[a.sentence][1] if x.item.start > a.item.end]
+        after = amounts_after(sent, a.item.end, min(following, default=len(sent)))
+        return tuple(([before] if before is not None else []) + after)
+
+    def _war_of(self, watch: Watch, supplier: str, a: Analysis, sent: str,
+                mentions: list[Mention]) -> tuple[Mention, str] | None:
+        """A watched party's weapon used against, or its soldiers fighting, a state at war with
+        another watched party: that party is the recipient ("24 North Korean missiles fired at
+        Ukraine", "Ukraine captured two North Korean soldiers"). Only when the sentence shows the
+        item in use or in combat, and the item is the supplier's own."""
+        if a.origin is None or a.origin.entity != supplier:
+            return None
+        people = a.item.kind in self.lex.personnel
+        fighting = a.anchor is not None and (a.anchor.kind == "fight" or a.anchor.lemma in self.lex.use_verbs)
+        near = sent[max(0, a.item.start - 30):a.item.start] + " " + sent[a.item.end:a.item.end + 30]
+        if not fighting and not (people and self.lex.status["in combat"].search(sent)) \
+                and not _USED_ON.search(near):
+            return None
+        for m in mentions:
+            for ally in self.gaz.enemies.get(m.entity, ()):
+                if (supplier, ally) in watch.directions and ally != m.entity:   # no span: implied
+                    return Mention(m.start, m.end, ally, "implied", ""), m.entity
+        return None
 
     def _antecedent(self, watch: Watch, a: Analysis, other: Mention | None, analysed,
                     receives: bool) -> Mention | None:
@@ -213,23 +287,23 @@ class Matcher:
                 taker = next((m for m in named if giver and (giver.entity, m.entity) in watch.directions), None)
                 if giver is None or taker is None:
                     continue
-                made[id(first)] = self._event(watch, first, index, sent, giver, taker, "exchange, parties carried")
+                made[id(first)] = self._event(watch, first, index, sent, giver, taker, "exchange, parties carried",
+                                              analysed)
                 pair, score, rule = (taker, giver), made[id(first)].score, "exchange, parties carried"
                 out[id(first)] = made[id(first)]
             else:
                 continue
             for side in (first, second):
                 if id(side) not in made and (pair[0].entity, pair[1].entity) in watch.directions:
-                    out[id(side)] = self._event(watch, side, index, sent, pair[0], pair[1], rule, score)
+                    out[id(side)] = self._event(watch, side, index, sent, pair[0], pair[1], rule, analysed, score)
         return out
 
     def _event(self, watch: Watch, a: Analysis, index: int, sent: str, supplier: Mention, recipient: Mention,
-               rule: str, score: float | None = None) -> Event:
+               rule: str, analysed, score: float | None = None) -> Event:
         if score is None:
             score = watch.scoring.item_without_verb * watch.scoring.pronoun_subject
-        quantity, approx, counted = quantity_span(sent[:a.item.start])
-        return Event(index, sent, supplier, recipient, a.item, a.anchor, round(score, 3), rule, quantity, approx,
-                     self._status(sent, a), counted)
+        return Event(index, sent, supplier, recipient, a.item, a.anchor, round(score, 3), rule,
+                     self._amounts(sent, a, analysed), self._status(sent, a))
 
     def _mutual_parties(self, watch: Watch, a: Analysis, analysed) -> tuple[Mention, Mention] | None:
         """The two parties of a mutual clause: the last two states named before it (in its sentence,
@@ -258,6 +332,10 @@ class Matcher:
             mentions: list[Mention] = analysed[index][0]
             makers = {(x.origin.start, x.origin.end) for x in analysed[index][1]
                       if x.origin is not None and x.item.kind not in self.lex.personnel} if weapons_origin else set()
+            if a.item.kind in self.lex.personnel:   # other people's origin: partners, not whom these went to
+                makers |= {(x.origin.start, x.origin.end) for x in analysed[index][1]
+                           if x.origin is not None and x is not a and x.item.kind in self.lex.personnel
+                           and x.partner}
             for m in mentions:
                 before = sentences[index][max(0, m.start - 12):m.start].lower()
                 if m.entity in partners and "against" not in before and (m.start, m.end) not in makers:
@@ -265,28 +343,42 @@ class Matcher:
         return None, 1.0, ""
 
     def _status(self, sent: str, a: Analysis) -> str:
+        """How far the transfer has got. Intent words before the verb make it planned, pledged or
+        agreed (the strongest wins); otherwise it happened: people are deployed (in combat when
+        the sentence shows them fighting), things delivered. `reported` is left for a transfer the
+        sentence only names without saying it took place."""
         start = a.anchor.start if a.anchor else a.item.start
         before = sent[:start] if a.mutual else sent[max(0, start - 45):start]   # a clause: the treaty's status
         window = sent[max(0, start - 60):min(len(sent), a.item.end + 80)]
         status = self.lex.status
-        for intent in ("agreed", "pledged", "planned"):   # not done yet: the strongest word wins
-            if status[intent].search(before):
-                return intent
+        if _UNDER_DEAL.match(sent):            # "Under an agreement reached this week, ... is to send"
+            return "agreed"
+        if not _PAST_GUESS.search(before):     # "may have sent", "were likely shipped": a guess about the past
+            said = before + (a.anchor.text if a.anchor is not None and a.anchor.kind != "nominal" else "")
+            for intent in ("agreed", "pledged", "planned"):   # not done yet: the strongest word wins
+                if status[intent].search(said):
+                    return intent
         if a.supplier is not None and a.anchor is not None and _HEADLINE_TO.match(sent[a.supplier.end:a.anchor.start]):
             return "planned"                              # "Russia to share technology with ..."
         people = a.item.kind in self.lex.personnel
-        if people and a.anchor is not None and a.anchor.lemma in self.lex.roles.deploys:
+        lemma = a.anchor.lemma if a.anchor is not None else ""
+        if people and lemma in self.lex.roles.deploys:
             return "deployed"
-        if people and a.anchor is not None and a.anchor.kind == "fight":
+        if people and a.anchor is not None and a.anchor.kind == "fight" and lemma not in ("serve", "join"):
             return "in combat"
         if people and status["in combat"].search(window):
             return "in combat"
-        if people and status["deployed"].search(window):
+        if people:
             return "deployed"
-        anchor_text = a.anchor.text if a.anchor else ""
-        if status["delivered"].search(anchor_text) or re.search(r"\b(?:has|have|had)\s+(?:\w+\s+)?$", before):
-            return "delivered"
-        return "reported"
+        if a.anchor is None and not a.origin:
+            return "reported"
+        return "delivered"
+
+
+_PAST_GUESS = re.compile(r"\b(?:may|might|could|must|would)\s+have\s+(?:\w+\s+)?$|\b(?:were|was|have|has|had|been)\s+"
+                         r"(?:likely|probably|reportedly|apparently|allegedly)\s+$", re.I)
+_UNDER_DEAL = re.compile(r"^\s*(?:under|as\s+part\s+of|in\s+line\s+with)\s+(?:an?|the|their|its)\s+(?:\w+\s+){0,3}?"
+                         r"(?:agreement|deal|treaty|accord|pact)\b", re.I)
 
 
 def _by_status(watch: Watch, facts: tuple) -> tuple[str, bool]:
@@ -317,6 +409,6 @@ def _evidence(e: Event) -> Evidence:
             spans[role] = span(party.start, party.end)
     if e.anchor is not None:
         spans["transfer"] = span(e.anchor.start, e.anchor.end)
-    if e.counted is not None:
-        spans["quantity"] = span(*e.counted)
+    if e.amounts:
+        spans["quantity"] = span(e.amounts[0].start, e.amounts[0].end)
     return Evidence(e.sentence, e.score, e.rule, spans)

@@ -44,8 +44,9 @@ class PhraseIndex:
         for last, entries in self.automaton.iter(folded if folded is not None else fold(text)):
             for length, value in entries:
                 start, end = last - length + 1, last + 1
-                if start > 0 and _WORDCHAR.match(text[start - 1]):
-                    continue
+                if start > 0 and (_WORDCHAR.match(text[start - 1]) or (
+                        self.hyphen_joins and text[start - 1] == "-" and text[start - 2:start - 1].isalpha())):
+                    continue                  # "anti-aircraft" is not aircraft
                 if end < len(text) and (_WORDCHAR.match(text[end]) or (
                         self.hyphen_joins and text[end] == "-" and text[end + 1:end + 2].isalpha())):
                     continue

@@ -27,8 +27,7 @@ class Scoring(BaseModel):
     headline: float = Field(0.7, ge=0, le=1)
     supplier_for_receiver: float = Field(0.7, ge=0, le=1)  # a receive verb's borrowed supplier
     pronoun_subject: float = Field(0.9, ge=0, le=1)       # "They ... supplied": the previous sentence's party
-    # hedges before the verb
-    negated: float = Field(0.5, ge=0, le=1)               # "denied sending troops"
+    # hedges before the verb (a denial is a status of its own, `denied`, not a weight)
     hypothetical: float = Field(0.5, ge=0, le=1)          # "if Pyongyang were to send troops"
     # more sentences saying the same raise the article's score
     support_bonus: float = Field(0.05, ge=0, le=1)        # per further supporting sentence

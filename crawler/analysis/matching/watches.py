@@ -46,8 +46,8 @@ class WatchSpec(BaseModel):
     event: EventSpec
     threshold: float = Field(0.6, gt=0, le=1)
     severity: Severity = "high"
-    statuses: dict[Literal["reported", "planned", "pledged", "agreed", "delivered", "deployed", "in combat"],
-                   StatusRule] = {}
+    statuses: dict[Literal["reported", "planned", "pledged", "agreed", "delivered", "deployed", "in combat",
+                           "denied"], StatusRule] = {}
     scoring: Scoring = Scoring()
     entities: dict[str, dict[str, list[str] | str]] = {}    # added to the shared gazetteer
     lexicon: dict = {}                                       # added to the shared lexicon
