@@ -195,9 +195,11 @@ ROLES = ("supplier", "recipient", "item", "quantity", "transfer")
 
 def evidence_spans(text: str, evidence: list[dict]) -> list[tuple[int, int, str]]:
     """The evidence's role spans placed in the article text (each sentence found where it
-    stands), without overlaps, in order."""
-    spans: list[tuple[int, int, str]] = []
-    for entry in evidence:
+    stands), without overlaps, in order. Where two readings give one word different roles (in
+    "A gave B shells in exchange for B's troops", B receives one and supplies the other), the
+    stronger evidence (listed first) names it."""
+    spans: list[tuple[int, int, int, str]] = []
+    for rank, entry in enumerate(evidence):
         sentence = entry.get("sentence") or ""
         at = text.find(sentence) if sentence else -1
         if at < 0:
@@ -205,12 +207,12 @@ def evidence_spans(text: str, evidence: list[dict]) -> list[tuple[int, int, str]
         for role, span in (entry.get("spans") or {}).items():
             start, end = at + int(span["start"]), at + int(span["end"])
             if role in ROLES and 0 <= start < end <= len(text) and text[start:end] == span.get("text", text[start:end]):
-                spans.append((start, end, role))
+                spans.append((start, rank, end, role))
     spans.sort()
     kept: list[tuple[int, int, str]] = []
-    for span in spans:
-        if not kept or span[0] >= kept[-1][1]:
-            kept.append(span)
+    for start, _, end, role in spans:
+        if not kept or start >= kept[-1][1]:
+            kept.append((start, end, role))
     return kept
 
 

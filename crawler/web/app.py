@@ -20,7 +20,7 @@ from markupsafe import Markup
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from wirewatch.alerts.model import fact_line, payload_facts
+from wirewatch.alerts.model import amount_words, fact_line, payload_facts
 from wirewatch.crawler.conf.durations import MAX_RETENTION, parse_duration
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.conf.sections import Web
@@ -54,6 +54,7 @@ def create_app(config: Config, sessions: sessionmaker[Session], web: Web | None 
                 root_path=str(HERE), instance_path=str(HERE / "instance"))     # no instance folder is used
     app.jinja_env.filters["link"] = http_link
     app.jinja_env.filters["fact"] = fact_line
+    app.jinja_env.filters["amount"] = amount_words
     app.jinja_env.globals["facts_of"] = payload_facts
     app.jinja_env.filters["when"] = lambda value: _when(value)
     app.jinja_env.finalize = _shown              # control and bidi characters from the web, made visible

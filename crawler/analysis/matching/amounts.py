@@ -177,8 +177,8 @@ class _Reader:
             return None
         # "one in five"
         if tok.kind in ("number", "word") and i >= 2 and self.toks[i - 1].low == "in" and \
-                self._value_at(i - 2) is not None and self._value_at(i) is not None:
-            return i - 2, None, None, None, True
+                (self._value_at(i - 2) or 99) < 10 and (self._value_at(i) or 0) > (self._value_at(i - 2) or 99):
+            return i - 2, None, None, None, True     # "one in five", "two in three": a share
         single = self._figure(i)
         if single is None:
             return None
@@ -397,9 +397,14 @@ def amounts_after(text: str, start: int, stop: int) -> list[Amount]:
         while words and words[-1] in _ADVERBS:
             words.pop()
         marker = words[-1] if words else ""
+        following = re.match(r"\s*([\w’'-]*)", tail[amount.end:]).group(1).lower()
+        if following == "strong" and len(words) <= 3:      # "troops, about 1,500 strong,"
+            found.append(_shifted(Amount(amount.value, tail[amount.start:amount.end + tail[amount.end:].index("strong")
+                                                                   + 6], amount.start, amount.end, amount.approx),
+                                  start))
+            continue
         if marker not in _AFTER_MARKERS or (marker == "of" and len(words) > 2):
             continue
-        following = re.match(r"\s*([\w’'-]*)", tail[amount.end:]).group(1).lower()
         if following not in _AFTER_NEXT:
             continue
         found.append(_shifted(amount, start))
@@ -412,7 +417,10 @@ _LEADING_FIGURE = re.compile(r"^\s*(?P<amount>[\w,.\s-]{1,40}?)\s+(?:more\s+)?(?
                              r"arrived|reached|landed|crossed|came|followed|went|joined)\b", re.I)
 _TOTAL = re.compile(r"\b(?:the|their|its)\s+(?:total|number|count|tally|contingent|figure|force|deployment)\s+"
                     r"(?:\w+\s+){0,3}?(?:grown|risen|rose|climbed|reached|passed|increased|stands|stood|is|was|"
-                    r"grew|swelled|jumped)\s+(?:to\s+|at\s+)?", re.I)
+                    r"grew|swelled|jumped)\s+(?:to\s+|at\s+)?"
+                    r"|\b(?:puts?|putting|estimates?|estimated|places?|placed)\s+(?:the|their|its)\s+"
+                    r"(?:total|number|count|tally|figure)\s+at\s+"
+                    r"|\b(?:counted|counts|tallied|recorded|confirmed)\s+(?=[\w,.\s-]{1,30}[.!]?\s*$)", re.I)
 
 
 def figure_for_previous(sentence: str) -> Amount | None:

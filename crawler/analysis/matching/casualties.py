@@ -27,14 +27,17 @@ _KIND = dict(_KINDS)
 _WORDS = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w, _ in _KINDS)
 _CUE = re.compile(rf"(?<![\w-])(?:{_WORDS})(?![\w-])", re.I)
 # "have been killed", "were captured": a participle whose subject came before it
-_BE = re.compile(r"(?:(?:have|has|had)\s+(?:now\s+|since\s+|already\s+|reportedly\s+)?been|were|was|are|is|"
-                 r"went|got|being)\s+(?:\w+ly\s+)?$", re.I)
+_BE = re.compile(r"(?:(?:have|has|had)\s+(?:now\s+|since\s+|already\s+|reportedly\s+)?(?:been|become)|were|was|"
+                 r"are|is|went|got|being|became|become)\s+(?:\w+ly\s+)?$", re.I)
 # "captured two North Korean soldiers", "killed 200 North Korean soldiers": the verb acts on them
 _ACTIVE = re.compile(r"\b(?:killed|captured|wounded|injured|took|taken|taking|capture|captures|kill|kills|"
                      r"wound|wounds|capturing|killing|wounding|detained|seized)\s+(?:prisoner\s+)?$", re.I)
 # "casualties ... at 4,700": the amount after the count's noun
 _AT = re.compile(r"^[^.;]{0,80}?\b(?:at|to|of|reached|passed|topped|exceeded|surpassed|numbered|totalled|"
                  r"totaled|number|stood\s+at|stand\s+at|stands\s+at)\s+$", re.I)
+_SHARE_OF = re.compile(r"(?P<share>(?:(?:nearly|about|around|almost|some|roughly|over|more\s+than|up\s+to)\s+)?"
+                       r"(?:\d+(?:\.\d+)?\s*(?:%|percent|per\s+cent)|half|a\s+third|two-thirds|a\s+quarter|most|"
+                       r"the\s+majority)\s+of)\s+(?:the\s+|its\s+|their\s+)?(?:estimated\s+)?$", re.I)
 PEOPLE = re.compile(r"\b(?:soldiers?|troops|servicemen|fighters|infantrymen|men|personnel|conscripts|"
                     r"gunners|scouts|of\s+them|them|those|others|another|more)\b", re.I)
 NOT_THEM = re.compile(r"\b(?:civilians?|people|residents?|children|passengers|workers|Ukrainians?|Ukrainian|"
@@ -85,21 +88,27 @@ def _before_cue(sentence: str, cue: re.Match) -> _Reading | None:
     if be is not None:
         head = be.start()
     amount = None
-    # the subject ends at the verb, or before a place said after it ("... troops in Kursk have been")
-    for end in [head] + [m.start() for m in re.finditer(r"\b(?:in|near|on|at|inside)\b", sentence[max(0, head - 40):head])
-                         if be is not None][::-1]:
-        end = end if end == head else end + max(0, head - 40)
+    # the subject ends at the verb, or before a place or a participle said after it ("... troops in
+    # Kursk have been", "... soldiers sent to Russia have been")
+    lo = max(0, head - 60)
+    for end in [head] + [lo + m.start() for m in re.finditer(
+            r"\b(?:in|near|on|at|inside|sent|deployed|dispatched|stationed|based|fighting|who|that)\b",
+            sentence[lo:head]) if be is not None][::-1]:
         amount = amount_before(sentence, end)
         if amount is not None:
             break
     if amount is None:
         return None
+    share = _SHARE_OF.search(sentence[:amount.start])
+    if share is not None:                      # "nearly 40% of the 11,000 soldiers ... have been killed"
+        amount = Amount(None, share.group("share").strip(), share.start("share"), share.end("share"),
+                        share=True)
     between = sentence[amount.end:cue.start()]
     if len(re.findall(r"\w+", between)) > 8 or re.search(r"[;:]|\b(?:and|but|while|after|since)\b", between):
         if not _BE.search(sentence[:cue.start()]) or re.search(r"[;:]", between):
             return None
     if between.strip() and not PEOPLE.search(between) and not re.search(r"\bNorth\s+Korean?\b|\bKPA\b", between):
-        if not re.fullmatch(r"\s*(?:(?:have|has|had)\s+)?(?:been\s+)?(?:were\s+)?", between, re.I):
+        if not re.fullmatch(r"\s*(?:(?:have|has|had)\s+)?(?:been\s+|become\s+|became\s+)?(?:were\s+)?", between, re.I):
             return None
     return _Reading((amount, amount.start, cue.end()))
 

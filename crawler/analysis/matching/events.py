@@ -47,6 +47,9 @@ _NOT_RECIPIENT = re.compile(r"\b(?:according|due|thanks|close|next|similar|compa
 # the parties help each other: "give the other military assistance", "come to each other's aid"
 _MUTUAL = re.compile(r"\b(?:each\s+other|one\s+another|each\s+(?:country|state|side|party|nation|signatory)\b"
                      r".{0,60}\bthe\s+other)(?:['’]s?)?\s+(?:[\w-]+\s+){0,3}$", re.I)
+_INTO_ORBIT = re.compile(r"\b(put|puts|putting|placed|places|placing)\b(?=[^.;]{1,80}?\binto\s+(?:an?\s+)?orbit\b)",
+                         re.I)
+_MUTUAL_AFTER = re.compile(r"\s+(?:to|for)\s+(?:the\s+other|each\s+other|one\s+another)\b", re.I)
 # a comma-enclosed aside right after an item, and the words in it that give its origin
 _APPOSITIVE = re.compile(r"\s*,(?:[^,;:()—–]){3,160},\s*")
 _BELONGS = re.compile(r"\b(?:from|of|belong(?:s|ing)?\s+to|serv(?:e|es|ed|ing)\s+(?:in|with)|sent\s+by|members\s+of)"
@@ -138,22 +141,29 @@ class EventReader:
         """`previous`: the item classes of the sentence before, for "received dozens of them"."""
         mentions = self.gaz.mentions(sent)
         folded = fold(sent)
+        # a gated class passes in a sentence that shows its purpose, or right after one that did
+        # ("... workers at Russia's Alabuga drone plant. About 1,000 workers arrived there.")
         items = [ItemHit(*i) for i in self.lex.items.find(sent, folded)
                  if not any(m.start <= i[0] and i[1] <= m.end for m in mentions)
                  and not self.lex.modifier_heads.match(sent, i[1])
-                 and (i[2] not in self.lex.gated_items or self.lex.gated_items[i[2]].search(sent))]
+                 and (i[2] not in self.lex.gated_items or self.lex.gated_items[i[2]].search(sent)
+                      or self.lex.item_class_of.get(i[2], i[2]) in previous)]
         items = [ItemHit(i.start, i.end, self.lex.item_class_of.get(i.kind, i.kind)) for i in items]
         anchors = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.verbs.find(sent, folded)]
         agents = [Anchor(s, e, kind, lemma, sent[s:e]) for s, e, (kind, lemma) in self.lex.agents.find(sent, folded)]
         anchors += [Anchor(s, e, "nominal", lemma, sent[s:e]) for s, e, lemma in self.lex.nominals.find(sent, folded)]
+        for orbit in _INTO_ORBIT.finditer(sent):     # "put two Iranian satellites into orbit"
+            anchors.append(Anchor(orbit.start(1), orbit.end(1), "receive", "put into orbit", orbit.group(1)))
         anchors = [a for a in anchors if not any(i.start <= a.start < i.end for i in items)
                    and not any(m.start <= a.start < m.end for m in mentions)
                    and not (a.kind != "nominal" and self._noun_position(sent, a, mentions))]
         anchors += [a for a in agents if not any(a.start < x.end and x.start < a.end for x in anchors)]
         for a in anchors:                       # "North Korea has been arming Russia": weapons implied
             implied = self.lex.implicit_item.get(a.lemma) if a.kind != "nominal" else None
+            if implied in self.lex.gated_items and not self.lex.gated_items[implied].search(sent):
+                implied = None                  # "help" is technology only where the sentence says what for
             if implied and not any(i.start >= a.end and _tokens(sent[a.end:i.start]) <= 4 for i in items):
-                items.append(ItemHit(a.start, a.end, implied))
+                items.append(ItemHit(a.start, a.end, self.lex.item_class_of.get(implied, implied)))
         carried = set()
         if previous:                            # "received several dozen of them": the last sentence's item
             for a in anchors:
@@ -203,7 +213,8 @@ class EventReader:
                 if far is not None and self.lex.duties.search(sent[item.end:far.start]):
                     result.recipient = far
             result.may_borrow_recipient = False
-        result.mutual = bool(_MUTUAL.search(sent[max(0, item.start - 120):item.start]))
+        result.mutual = bool(_MUTUAL.search(sent[max(0, item.start - 120):item.start]) or (
+            _MUTUAL_AFTER.match(sent, item.end) and re.search(r"\beach\b", sent[max(0, item.start - 80):item.start])))
         if (item.kind in self.lex.personnel and self._partnered(sent, item)) or (
                 item.kind != "technology" and _FOR_WHOSE.search(sent[max(0, item.start - 60):item.start])):
             result.partner = True               # "together with North Korean units", "for Russia's Grad launchers"
@@ -250,6 +261,16 @@ class EventReader:
             # "Russia is arming its troops": the subject's own item goes to nobody unless a
             # recipient is named ("sharing its know-how with North Korea")
             result.may_borrow_recipient = False
+        if anchor.lemma in self.lex.service_verbs and fold(sent[item.start:item.end]) in self.lex.service_items \
+                and origin is not None:
+            # "Russia launched an Iranian satellite": the launcher serves the item's owner
+            result.rule = "a service done on the other party's item"
+            result.supplier = self._subject(sent, anchor, mentions) or next(      # "A Russian Soyuz rocket launched"
+                (m for m in reversed(mentions) if m.end <= anchor.start and m.entity != origin.entity), None)
+            result.recipient = origin
+            result.item = ItemHit(item.start, item.end, "technology")
+            result.may_borrow_recipient = result.may_borrow_supplier = False
+            return result
         if anchor.kind == "receive":
             result.rule = "receiver uses or obtains the item"
             result.recipient = self._subject(sent, anchor, mentions)
@@ -329,6 +350,8 @@ class EventReader:
         result.may_borrow_supplier = passive          # "1,500 special forces sent to Russia"
         direct = None if passive else self._object(sent, anchor, mentions)
         result.recipient = direct or self._marked_recipient(sent, anchor.end, mentions, anchor.kind, anchor.lemma)
+        if result.recipient is None and item.kind in self.lex.personnel:   # "losses in Kursk have reached"
+            result.recipient = self._marked_recipient(sent, item.end, mentions, "nominal", "", max_gap=3)
         return result
 
     @staticmethod

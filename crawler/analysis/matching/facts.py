@@ -29,7 +29,7 @@ def _key(fact: Fact) -> tuple:
 
 
 _HURT = {"kill": "killed", "die": "killed", "wound": "wounded", "injure": "wounded", "capture": "captured"}
-_HURT_NEAR = re.compile(r"\b(?:(?P<captured>captured|taken\s+prisoner|took\s+\S+\s+prisoner|prisoners?\s+of\s+war|"
+_HURT_NEAR = re.compile(r"\b(?:(?P<captured>captured|taken\s+prisoner|took\s+\S+\s+prisoner|prisoners?|"
                         r"POWs?|captive)|(?P<killed>killed|dead|slain|fallen)|(?P<wounded>wounded|injured))\b", re.I)
 
 
@@ -71,10 +71,13 @@ class FactBuilder:
         if e.item.kind in self.lex.personnel:
             if e.denied and _casualty_kind(e) is not None:
                 return []                     # "no North Korean soldiers have been captured": nothing
-            if any(c.start <= e.item.start < c.end or (e.anchor is not None and c.start <= e.anchor.start < c.end)
-                   for c in casualties):
-                return []
-            kind = _casualty_kind(e)
+            counted = [c for c in casualties if c.start <= e.item.start < c.end or
+                       (e.anchor is not None and c.start <= e.anchor.start < c.end)]
+            if any(not c.amount.share for c in counted):
+                return []                     # the people the casualty figure counts
+            if counted:                       # "40% of the 11,000 soldiers sent": the 11,000 were sent
+                e = replace(e, status="deployed")
+            kind = _casualty_kind(e) or ("total" if e.item.kind == "casualties" else None)
             if kind is not None:
                 base = Fact(supplier, recipient, "casualties", None, False, "in combat", e.sentence, casualty=kind)
                 return [with_amount(base, amount) for amount in e.amounts] or [base]
@@ -114,30 +117,34 @@ class FactBuilder:
             if f.quantity is None and not f.quantity_text:
                 figureless[(f.item, f.supplier)].append(index)
         extra: list[Fact] = []
+        keys = {_key(f) for f in facts}
         for a in orphans:
             amount = amount_before(sentences[a.sentence], a.item.start)
             e = next((by_kind[(a.sentence - back, a.item.kind)] for back in (2, 1)
                       if (a.sentence - back, a.item.kind) in by_kind), None)
             if amount is not None and e is not None:
-                self._place(facts, extra, figureless, e, amount)
+                self._place(facts, extra, figureless, keys, e, amount)
         for index, sentence in enumerate(sentences):
             if index in by_sentence or index - 1 not in by_sentence:
                 continue
             amount = figure_for_previous(sentence)
             if amount is not None:
-                self._place(facts, extra, figureless, by_sentence[index - 1], amount)
+                self._place(facts, extra, figureless, keys, by_sentence[index - 1], amount)
         return facts + extra
 
-    def _place(self, facts: list[Fact], extra: list[Fact], figureless, e: Event, amount: Amount) -> None:
+    def _place(self, facts: list[Fact], extra: list[Fact], figureless, keys: set, e: Event,
+               amount: Amount) -> None:
         waiting = figureless[(e.item.kind, self.gaz.label(e.supplier.entity))]
         if waiting:
             index = waiting.pop(0)
             facts[index] = with_amount(facts[index], amount)
+            keys.add(_key(facts[index]))
             return
         base = Fact(self.gaz.label(e.supplier.entity), self.gaz.label(e.recipient.entity), e.item.kind, None,
                     False, e.status, e.sentence)
         fact = with_amount(base, amount)
-        if all(_key(fact) != _key(f) for f in facts + extra):
+        if _key(fact) not in keys:
+            keys.add(_key(fact))
             extra.append(fact)
 
     # ---- casualties ----------------------------------------------------------------------------
@@ -158,8 +165,11 @@ class FactBuilder:
                         key=lambda e: e.sentence_index)
         found: list[Fact] = []
         seen: set[tuple] = set()
+        at = 0                                    # the last report of people at or before the sentence
         for index, readings in sorted(casualties.items()):
-            near = next((e for e in reversed(people) if e.sentence_index <= index), people[0])
+            while at + 1 < len(people) and people[at + 1].sentence_index <= index:
+                at += 1
+            near = people[at]
             for reading in readings:
                 amount = reading.amount
                 key = (amount.value, amount.text.lower(), reading.kind)

@@ -76,6 +76,8 @@ class Lexicon:
                                         # the evidence, so they may take a recipient from their sentence
     passive: re.Pattern                 # a verb form that may be a passive participle ("sent", "-ed")
     duties: re.Pattern                  # what people sent do where they are ("clearing mines", "fighting")
+    service_verbs: frozenset[str]       # lemmas of a service done on another's item ("launch" a satellite)
+    service_items: frozenset[str]       # items such a service is done on (folded)
 
     @classmethod
     def load(cls, path: str | Path | None = None, extra: dict | None = None) -> "Lexicon":
@@ -127,7 +129,9 @@ class Lexicon:
                 + r")\s+[^.;:()\s][^.;:()]{0,80}?\bwith\b", re.I)     # with a target before "with"
             if data.get("attack_verbs") else re.compile(r"(?!)"),
             passive=re.compile(rf"(?:ed|en|{_alternation(data['irregular_participles'])})$", re.I),
-            duties=_bounded(data.get("duties") or ["fighting"]))
+            duties=_bounded(data.get("duties") or ["fighting"]),
+            service_verbs=frozenset((data.get("service") or {}).get("verbs", [])),
+            service_items=frozenset(fold(i) for i in (data.get("service") or {}).get("items", [])))
 
 
 def merge(base: dict, extra: dict) -> dict:

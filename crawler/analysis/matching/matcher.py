@@ -44,6 +44,7 @@ _HEADLINE_TO = re.compile(r"^\s+to\s", re.I)
 _USED_ON = re.compile(r"\b(?:fired|launched|struck|strikes?|hit|hitting|shelled|shelling|pounded|targeted|"
                       r"rained|used|firing|launching|aimed|downed|shot\s+down|intercepted)\b", re.I)      # "Russia to share technology with ..."
 _EXCHANGE = re.compile(r"\s+(?:[\w-]+\s+){0,2}(?:in\s+exchange\s+for|in\s+return\s+for)\s+(?:[\w-]+\s+){0,3}", re.I)
+_COORDINATED = re.compile(r"\s*(?:,\s*)?(?:and|or|as\s+well\s+as|plus)?\s*(?:[\w-]+\s+){0,2}", re.I)
 _EXCHANGE_WORD = re.compile(r"\bin\s+(?:exchange|return)\s+for\b", re.I)
 _NO_ITEM = re.compile(r"\bno\s+(?:\w+\s+){0,2}$", re.I)                  # "no weapons had been sent"
 _ANY_BEFORE = re.compile(r"\bany\s+(?:\w+\s+)?$", re.I)                  # "any transfer ... would"
@@ -155,8 +156,11 @@ class Matcher:
         if recipient is not None and recipient.kind == "location" and recipient.entity not in self._parties \
                 and a.user is not None:
             recipient = None              # "a KN-23 found in Kharkiv after a Russian strike": where it hit
+        # casualties are where a place or a war says they fell, never borrowed ("Russian losses" are no aid)
+        borrows = a.may_borrow_recipient and a.item.kind != "casualties"
         if (recipient is None or recipient.entity not in self._parties) and a.origin is not None \
                 and a.origin.entity in self._parties and a.item.kind in self.lex.personnel \
+                and a.item.kind != "casualties" \
                 and (supplier is None or supplier.entity not in self._parties or supplier.entity == a.origin.entity) \
                 and self.lex.status["in combat"].search(sent):
             supplier = a.origin           # "... took North Korean soldiers prisoner": the captor receives nothing
@@ -193,7 +197,7 @@ class Matcher:
             return None, f"supplier {self.gaz.label(supplier.entity)} is not a watched party"
         if recipient is not None and recipient.entity not in self._parties:
             return None, f"recipient {self.gaz.label(recipient.entity)} is not a watched party"
-        if supplier is not None and recipient is None and a.may_borrow_recipient:
+        if supplier is not None and recipient is None and borrows:
             recipient, factor, where = self._borrow(watch, supplier.entity, a, sentences, analysed, True)
             base, how = base * factor, f"{how}; recipient from {where}" if recipient else how
         elif recipient is not None and supplier is None and a.may_borrow_supplier:
@@ -293,7 +297,12 @@ class Matcher:
                 out[id(first)] = made[id(first)]
             else:
                 continue
-            for side in (first, second):
+            sides = [first, second]
+            for later in analyses[analyses.index(second) + 1:]:    # "... for North Korean troops and shells"
+                if not _COORDINATED.fullmatch(sent[sides[-1].item.end:later.item.start]):
+                    break
+                sides.append(later)
+            for side in sides:
                 if id(side) not in made and (pair[0].entity, pair[1].entity) in watch.directions:
                     out[id(side)] = self._event(watch, side, index, sent, pair[0], pair[1], rule, analysed, score)
         return out
