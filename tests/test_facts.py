@@ -37,10 +37,10 @@ def test_the_gold_corpus_holds_its_floors_field_by_field(matcher):
     nk = score([i for i in items if i["shape"] != "iran"], results)
     iran = score([i for i in items if i["shape"] == "iran"], results, "matched_iran")
     assert nk.pair_precision >= 0.90, nk.lines()
-    assert nk.pair_recall >= 0.64, nk.lines()
+    assert nk.pair_recall >= 0.66, nk.lines()
     assert nk.figure_accuracy >= 0.95, nk.lines()
     assert nk.status_agreement >= 0.90, nk.lines()
-    assert nk.reversed <= 2, nk.lines()
+    assert nk.reversed <= 1, nk.lines()
     assert nk.precision >= 0.97 and nk.recall >= 0.72, nk.lines()
     assert iran.pair_precision >= 0.80 and iran.alerts_right >= 10, iran.lines()
     # not one model number, calibre, time, date, year, percentage or sum of money shown as a figure

@@ -137,8 +137,11 @@ class EventReader:
         self.lex = lexicon
 
     # ---- one sentence -------------------------------------------------------------------------
-    def analyse(self, index: int, sent: str, previous: tuple[str, ...] = ()) -> tuple[list[Mention], list[Analysis]]:
-        """`previous`: the item classes of the sentence before, for "received dozens of them"."""
+    def analyse(self, index: int, sent: str, previous: tuple[str, ...] = (),
+                previous_origin: Mention | None = None) -> tuple[list[Mention], list[Analysis]]:
+        """`previous`: the item classes of the sentence before, for "received dozens of them";
+        `previous_origin`: whose its last item was, which "them" keeps ("The howitzers came from
+        North Korea. Russia has deployed them": Russia is not their supplier)."""
         mentions = self.gaz.mentions(sent)
         folded = fold(sent)
         # a gated class passes in a sentence that shows its purpose, or right after one that did
@@ -171,7 +174,8 @@ class EventReader:
                 if them and not any(a.end <= i.start <= them.end() for i in items):
                     items.append(ItemHit(them.end() - len(them.group("them")), them.end(), previous[-1]))
                     carried.add(items[-1])
-        analyses = [self._analyse_item(index, sent, item, anchors, mentions) for item in items]
+        analyses = [self._analyse_item(index, sent, item, anchors, mentions,
+                                       previous_origin if item in carried else None) for item in items]
         for analysis in analyses:
             analysis.carried_item = analysis.item in carried
         user = self._user(sent, anchors, mentions) if analyses else None
@@ -182,8 +186,10 @@ class EventReader:
         return mentions, analyses
 
     def _analyse_item(self, index: int, sent: str, item, anchors: list[Anchor],
-                      mentions: list[Mention]) -> Analysis:
+                      mentions: list[Mention], carried_origin: Mention | None = None) -> Analysis:
         origin = self._origin(sent, item, mentions)
+        if origin is None and carried_origin is not None:     # no span here: it was named a sentence ago
+            origin = Mention(item.start, item.end, carried_origin.entity, "carried", "")
         implied = next((a for a in anchors if (a.start, a.end) == (item.start, item.end) and a.kind != "nominal"), None)
         if implied is not None:
             return self._active(index, sent, item, implied, mentions, origin)

@@ -80,7 +80,9 @@ class Matcher:
             analysed: list = []
             for i, sentence in enumerate(sentences):
                 before = tuple(a.item.kind for a in analysed[-1][1]) if analysed else ()
-                analysed.append(self.reader.analyse(i, sentence, before))
+                last = analysed[-1][1][-1] if analysed and analysed[-1][1] else None
+                origin = (last.origin or last.supplier) if last is not None else None
+                analysed.append(self.reader.analyse(i, sentence, before, origin))
             exchanges = {i for i, sentence in enumerate(sentences) if _EXCHANGE_WORD.search(sentence)}
             lead = 1 if title and title.strip() else 0      # the headline and the first sentence
             for watch in candidates:
