@@ -120,6 +120,7 @@ class MatchResult:
     explanation: tuple[str, ...] = ()
     alert: bool = True                    # False: the watch holds facts of these statuses back
     kept: bool = False                    # not a match, but a denial kept with its denied facts
+    names: tuple[str, ...] = ()           # places, units, models, agencies the lead names (stories)
 
     @property
     def stored(self) -> bool:
@@ -150,6 +151,10 @@ class AlertPolicy:
     baseline: frozenset[str] = frozenset()     # sources on their first crawl, backlog: store
     max_age: float = 3 * 86400.0               # seconds; older reports are stored, not alerted
     trial: bool = False                        # crawl --no-alerts
+    tolerances: tuple[tuple[str, float], ...] = ()   # per watch: how far a figure may move and be the same
+
+    def tolerance(self, watch: str) -> float:
+        return dict(self.tolerances).get(watch, 0.2)
 
 
 _HELD = {"baseline": "held_baseline", "too old": "held_too_old", "trial run": "held_trial"}

@@ -313,6 +313,11 @@ def amount_before(text: str, end: int, max_modifiers: int = 5) -> Amount | None:
 def _amount_at(reader: _Reader, i: int, toks: list[_Tok]) -> Amount | None:
     """An amount whose last token is i, optionally followed by 'more' / 'additional'."""
     tok = toks[i]
+    if tok.low in ("more", "so") and i >= 2 and toks[i - 1].low == "or":     # "100 or more soldiers"
+        inner = reader.read(i - 2)
+        if inner is not None and inner.value is not None:
+            return Amount(inner.value, reader.text[inner.start:tok.end], inner.start, tok.end, True)
+        return None
     if tok.low in _MORE and i >= 1:
         inner = _amount_at(reader, i - 1, toks)
         if inner is not None and inner.value is not None:
@@ -376,7 +381,7 @@ def amounts_in(text: str) -> list[Amount]:
 # estimate to 10,000, up from 3,000", "the number was likely more than 11,000"
 _AFTER_MARKERS = {"to", "from", "at", "numbering", "totalling", "totaling", "reaching", "was", "is", "are",
                   "were", "reached", "passed", "exceeded", "topped", "surpassed", "numbered", "totalled",
-                  "totaled", "stands", "stood", "of"}
+                  "totaled", "stands", "stood", "of", "totals", "total", "numbers", "number", "reaches", "hits"}
 _ADVERBS = {"now", "likely", "probably", "already", "since", "well", "still", "then", "currently"}
 _AFTER_NEXT = {"", "on", "in", "last", "this", "a", "an", "the", "since", "as", "according", "by", "and", "at",
                "up", "from", "to", "earlier", "ago", "now", "so", "strong", "men", "soldiers", "troops",

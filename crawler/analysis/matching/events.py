@@ -30,7 +30,7 @@ _USER_BREAK = re.compile(r";|:|\bbut\b|\bwhereas\b|\bhowever\b|\bseparately\b|�
 _CLAUSE_BREAK = re.compile(r";|:|\bbut\b|\bwhile\b|\bwhereas\b|\bhowever\b|—|–|\(|\)", re.I)
 _ORIGIN_GAP = re.compile(r"^(?:['’]s)?[\s-]*(?:[\w,.-]+\s+){0,4}$", re.I)   # "'s newly made", "-built"
 _ORIGIN_BLOCK = re.compile(r"\b(?:to|for|from|with|by|and|or|in|at|on|that|which|who|has|have|had|is|"
-                           r"are|was|were|said|says|after|before|as|against)\b", re.I)
+                           r"are|was|were|said|says|after|before|as|against|what|whose|where|when|while|than|but|because|if)\b", re.I)
 # a pronoun or a definite description as the subject, a few words before the verb
 _PRONOUN_SUBJECT = re.compile(r"(?:^|[,;]\s+)(?:yet\s+|but\s+|and\s+)?(?:they|it|he|she|(?:the|this)\s+(?:country|regime|state|"
                               r"north|isolated\s+state))\b(?:\s+[\w'’-]+){0,3}\s*$", re.I)
@@ -69,10 +69,19 @@ _PARTNER_BEFORE = re.compile(r"\b(?:alongside|together\s+with|side\s+by\s+side\s
 # what an item is for, not what moved: "rockets for Russia's Grad launchers", "technology for its tanks"
 _FOR_WHOSE = re.compile(r"\bfor\s+(?:the\s+)?(?:its|their|his|her|[\w.-]+['’]s)\s+(?:[\w-]+\s+){0,3}"
                         r"(?:(?:and|or)\s+(?:[\w-]+\s+){0,2})?$", re.I)
-_HOST_BEFORE = re.compile(r"\b(?:into|in|within|among|under|to|with)" + _NP_TAIL, re.I)
+# whose units people join: a named side's units ("into Russian units", "joined Russia's 810th
+# brigade", "for Russian forces"), not a verb's object ("plans to send troops")
+# what is being improved is the purpose, not what moved: "sharing data to improve North Korean missile guidance"
+_IMPROVED = re.compile(r"\b(?:improv|upgrad|moderni[sz]|refin|enhanc|boost)\w*\s+(?:the\s+)?(?:its\s+|their\s+|"
+                       r"[\w.-]+['’]s\s+|[A-Z][\w-]*\s+){1,3}(?:[a-z][\w-]*\s+){0,2}$")
+# what gains from the item is no item moved: "give Moscow's artillery extra reach"
+_GAINS = re.compile(r"\s+(?:extra|more|greater|added|longer|new|much-needed)\s+(?:reach|range|firepower|punch|"
+                    r"capabilit(?:y|ies)|edge|boost|accuracy)\b", re.I)
+_HOST_BEFORE = re.compile(r"\b(?i:into|in|within|among|under|to|with|for|join(?:s|ed|ing)?)\s+(?:(?i:the|their|its|a|an)\s+)?"
+                          r"(?:[A-Z][\w'’.-]*\s+){1,3}(?:[a-z][\w-]*\s+)?$")
 _HOST_UNITS = {"unit", "units", "brigade", "brigades", "battalion", "battalions", "formation", "formations",
                "regiment", "regiments", "rank", "ranks", "division", "divisions", "military unit", "military units",
-               "crew", "crews"}
+               "crew", "crews", "force", "forces", "troop", "troops", "army", "armed force", "armed forces"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class Event:
     amounts: tuple[Amount, ...]                # the figures counting the item, in the order written
     status: str
     denied: bool = False                       # the text says it did not happen ("denied sending")
+    mutual: bool = False                       # each party helps the other: a fact both ways
 
 
 @dataclass
@@ -165,7 +175,8 @@ class EventReader:
             implied = self.lex.implicit_item.get(a.lemma) if a.kind != "nominal" else None
             if implied in self.lex.gated_items and not self.lex.gated_items[implied].search(sent):
                 implied = None                  # "help" is technology only where the sentence says what for
-            if implied and not any(i.start >= a.end and _tokens(sent[a.end:i.start]) <= 4 for i in items):
+            if implied and not any(i.start >= a.end and _tokens(sent[a.end:i.start]) <= 4
+                                   and not _IMPROVED.search(sent[max(0, i.start - 60):i.start]) for i in items):
                 items.append(ItemHit(a.start, a.end, self.lex.item_class_of.get(implied, implied)))
         carried = set()
         if previous:                            # "received several dozen of them": the last sentence's item
@@ -220,9 +231,11 @@ class EventReader:
                     result.recipient = far
             result.may_borrow_recipient = False
         result.mutual = bool(_MUTUAL.search(sent[max(0, item.start - 120):item.start]) or (
-            _MUTUAL_AFTER.match(sent, item.end) and re.search(r"\beach\b", sent[max(0, item.start - 80):item.start])))
+            _MUTUAL_AFTER.match(sent, item.end) and re.search(r"\beach\b", sent[max(0, item.start - 80):item.start]))
+            or fold(sent[item.start:item.end]) in self.lex.mutual_phrases)      # "ratified the defence treaty"
         if (item.kind in self.lex.personnel and self._partnered(sent, item)) or (
-                item.kind != "technology" and _FOR_WHOSE.search(sent[max(0, item.start - 60):item.start])):
+                item.kind != "technology" and _FOR_WHOSE.search(sent[max(0, item.start - 60):item.start])) \
+                or _IMPROVED.search(sent[max(0, item.start - 60):item.start]) or _GAINS.match(sent, item.end):
             result.partner = True               # "together with North Korean units", "for Russia's Grad launchers"
         if sent[item.start:item.end].lower() in self.lex.gated_phrases:
             result.may_borrow_recipient = True       # its purpose is the evidence ("assistance from Russia")

@@ -58,9 +58,21 @@ class FactBuilder:
 
     def build(self, events: list[Event], orphans: list[Analysis], sentences: list[str]) -> list[Fact]:
         casualties = self._casualty_readings(events, sentences)
+        events = self._named_better(events)
         facts = self._distinct([f for e in events for f in self._facts(e, casualties.get(e.sentence_index, []))])
         facts = self._attach_later_figures(facts, events, orphans, sentences)
         return facts + self._casualty_facts(casualties, events, sentences)
+
+    @staticmethod
+    def _named_better(events: list[Event]) -> list[Event]:
+        """'Pyongyang's guns reach the front' over '166 anti-aircraft guns have reached Russia': the
+        bare word, without a figure, is the fuller name's thing, not another class of item."""
+        def words(e: Event) -> list[str]:
+            return e.sentence[e.item.start:e.item.end].lower().split()
+        fuller = {(e.supplier.entity, e.recipient.entity, words(e)[-1]): e.item.kind for e in events
+                  if len(words(e)) > 1}
+        return [e for e in events if e.amounts or len(words(e)) != 1
+                or fuller.get((e.supplier.entity, e.recipient.entity, words(e)[0]), e.item.kind) == e.item.kind]
 
     # ---- transfers -----------------------------------------------------------------------------
     def _facts(self, e: Event, casualties: list[Casualties]) -> list[Fact]:
@@ -134,6 +146,8 @@ class FactBuilder:
 
     def _place(self, facts: list[Fact], extra: list[Fact], figureless, keys: set, e: Event,
                amount: Amount) -> None:
+        if e.item.kind == "casualties":          # casualty figures are read where they stand
+            return
         waiting = figureless[(e.item.kind, self.gaz.label(e.supplier.entity))]
         if waiting:
             index = waiting.pop(0)

@@ -38,10 +38,14 @@ class Gazetteer:
     def __init__(self, entities: dict[str, dict]):
         self.labels: dict[str, str] = {}
         self.enemies: dict[str, frozenset[str]] = {}      # state → the states it is at war with
+        self.same: dict[str, str] = {}                     # folded alias → its canonical name (places, agencies)
+        self.broad: set[str] = set()                       # folded places too wide to tell events apart
         phrases, self.patterns = [], []
         for key, spec in entities.items():
             self.labels[key] = spec.get("label", key)
             self.enemies[key] = frozenset(spec.get("at_war_with") or ())
+            self.same.update({fold(alias): name for alias, name in (spec.get("same_as") or {}).items()})
+            self.broad.update(fold(place) for place in spec.get("broad") or [])
             for kind in KINDS:
                 for alias in spec.get(kind, []) or []:
                     if alias.startswith("re:"):
@@ -85,6 +89,11 @@ class Gazetteer:
 
     def label(self, entity: str) -> str:
         return self.labels.get(entity, entity)
+
+    def canonical(self, alias: str, otherwise) -> str:
+        """One name for a place or an agency however it is spelled ('same_as' in the data), else
+        `otherwise(alias)`."""
+        return self.same.get(fold(alias.strip()), None) or otherwise(alias)
 
 
 @functools.cache

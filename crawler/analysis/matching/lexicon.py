@@ -76,6 +76,7 @@ class Lexicon:
                                         # the evidence, so they may take a recipient from their sentence
     passive: re.Pattern                 # a verb form that may be a passive participle ("sent", "-ed")
     duties: re.Pattern                  # what people sent do where they are ("clearing mines", "fighting")
+    mutual_phrases: frozenset[str]      # items that bind both parties to help each other (a defence treaty)
     service_verbs: frozenset[str]       # lemmas of a service done on another's item ("launch" a satellite)
     service_items: frozenset[str]       # items such a service is done on (folded)
 
@@ -130,6 +131,7 @@ class Lexicon:
             if data.get("attack_verbs") else re.compile(r"(?!)"),
             passive=re.compile(rf"(?:ed|en|{_alternation(data['irregular_participles'])})$", re.I),
             duties=_bounded(data.get("duties") or ["fighting"]),
+            mutual_phrases=frozenset(fold(p) for p in data["items"].get("defence_treaty", [])),
             service_verbs=frozenset((data.get("service") or {}).get("verbs", [])),
             service_items=frozenset(fold(i) for i in (data.get("service") or {}).get("items", [])))
 

@@ -10,6 +10,7 @@ database."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from wirewatch.crawler.analysis.matching.amounts import amount_before, amounts_after
 from wirewatch.crawler.analysis.matching.events import (
@@ -21,11 +22,13 @@ from wirewatch.crawler.analysis.matching.events import (
 from wirewatch.crawler.analysis.matching.facts import FactBuilder
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer, Mention
 from wirewatch.crawler.analysis.matching.lexicon import Lexicon
+from wirewatch.crawler.analysis.matching.names import specific_names
 from wirewatch.crawler.analysis.matching.query import TermIndex, terms_of
 from wirewatch.crawler.analysis.matching.sentences import split_sentences
 from wirewatch.crawler.analysis.matching.watches import SEVERITY_RANK, Watch
 from wirewatch.crawler.records import Evidence, MatchResult, Span
 
+_WITH_PARTNER = re.compile(r"^[^.;]{0,25}?\bwith\s+(?:the\s+)?$", re.I)   # "... treaty with (the) DPRK"
 _NEGATION = re.compile(r"\b(?:not|never|no evidence|den(?:y|ied|ies|ying)|denials?|rejected|rejects?|dismissed|"
                        r"dismisses|refuted|refutes|no sign|unfounded|false claims?|doubts?|doubted|unlikely|"
                        r"if ever)\b", re.I)
@@ -87,6 +90,10 @@ class Matcher:
             lead = 1 if title and title.strip() else 0      # the headline and the first sentence
             for watch in candidates:
                 results[watch.name] = self._judge(watch, sentences, analysed, exchanges, lead)
+            if any(r.stored for r in results.values()):     # what tells this event from another
+                top = lead + 12                               # the body's first paragraphs
+                names = specific_names(sentences[:top], [m for m, _ in analysed[:top]], self.gaz, self._parties)
+                results = {k: replace(r, names=names) if r.stored else r for k, r in results.items()}
         return [results[w.name] for w in self.watches]
 
     # ---- one watch ---------------------------------------------------------------------------
@@ -107,6 +114,8 @@ class Matcher:
             if index in exchanges:                          # rare: only where "in exchange for" stands
                 made.update(self._exchanged(watch, index, sentences, analysed, made))
             events += made.values()
+            events += [replace(e, supplier=e.recipient, recipient=e.supplier) for e in made.values()  # both ways
+                       if e.mutual and (e.recipient.entity, e.supplier.entity) in watch.directions]
         if not events:
             return MatchResult(watch.name, False, 0.0, watch.spec.severity, "",
                                explanation=tuple(notes or ["no transfer between the watched parties found"]))
@@ -149,7 +158,7 @@ class Matcher:
         supplier, recipient, base, how = a.supplier, a.recipient, scoring.base(a.basis), a.rule
         sent = sentences[a.sentence]
         if a.partner:
-            return None, f"{a.item.kind} fought beside, not moved"
+            return None, f"{a.item.kind} a partner, host or purpose, not moved"
         if supplier is not None and recipient is not None and supplier.entity == recipient.entity:
             recipient = None
         if supplier is not None and supplier.entity not in self._parties and a.origin is not None \
@@ -183,7 +192,7 @@ class Matcher:
                 supplier, recipient = (supplier, carried) if receives else (carried, recipient)
                 base, how = base * scoring.pronoun_subject, f"{how}; subject carried from the previous sentence"
         if a.mutual and (supplier is None or recipient is None):
-            pair = self._mutual_parties(watch, a, analysed)
+            pair = self._mutual_parties(watch, a, sent, analysed)
             if pair is not None:          # "a clause obliging each country to give the other military aid"
                 (supplier, recipient), how = pair, f"{how}; mutual, parties from the sentence"
         if supplier is not None and supplier.entity not in self._parties and a.origin is not None \
@@ -195,10 +204,23 @@ class Matcher:
             if war is not None:           # "North Korean missiles fired at Ukraine": in Russia's war
                 (recipient, enemy), base = war, base * scoring.used_by_recipient
                 how += f"; used against {self.gaz.label(enemy)}, in {self.gaz.label(recipient.entity)}'s war"
+        if supplier is not None and supplier.entity in self._parties and recipient is not None \
+                and recipient.kind == "location" and recipient.entity not in self._parties:
+            ally = self._ally_at_war(watch, supplier.entity, recipient)
+            if ally is not None:          # "deployed to the Zaporizhzhia front": a place in the war zone
+                how += f"; sent to {recipient.text}, in {self.gaz.label(ally.entity)}'s war"
+                recipient = ally
+        if recipient is not None and recipient.entity not in self._parties and recipient.end <= a.item.start \
+                and any(self.lex.reporting.fullmatch(w) for w in re.findall(r"\w+", sent[recipient.end:])[:4]):
+            recipient = None              # "Ukraine's military said ... soldiers were deployed": who speaks
         if supplier is not None and supplier.entity not in self._parties:
             return None, f"supplier {self.gaz.label(supplier.entity)} is not a watched party"
         if recipient is not None and recipient.entity not in self._parties:
             return None, f"recipient {self.gaz.label(recipient.entity)} is not a watched party"
+        if supplier is not None and supplier.entity in self._parties and recipient is None:
+            here = self._seen_in(watch, supplier.entity, a, sent, analysed[a.sentence][0])
+            if here is not None:          # "a North Korean Koksan gun firing in Russia's Kursk region"
+                recipient, how = here, f"{how}; seen in {self.gaz.label(here.entity)}"
         if supplier is not None and recipient is None and borrows:
             recipient, factor, where = self._borrow(watch, supplier.entity, a, sentences, analysed, True)
             base, how = base * factor, f"{how}; recipient from {where}" if recipient else how
@@ -223,7 +245,33 @@ class Matcher:
             how += "; hypothetical"
         return Event(a.sentence, sent, supplier, recipient, a.item, a.anchor, round(base, 3), how,
                      self._amounts(sent, a, analysed), "denied" if denied else self._status(sent, a),
-                     denied), ""
+                     denied, a.mutual), ""
+
+    def _seen_in(self, watch: Watch, supplier: str, a: Analysis, sent: str,
+                 mentions: list[Mention]) -> Mention | None:
+        """A party's weapon seen, filmed or used in the other party's territory got there: the
+        place after it ("in Russia's Kursk region", "near Tikhoretsk") names the recipient."""
+        if not (_SEEN_PEOPLE if a.item.kind in self.lex.personnel else _SEEN).search(sent):
+            return None
+        for m in mentions:
+            if m.start < a.item.end or m.start - a.item.end > 100 or m.entity == supplier \
+                    or not _IN_PLACE.search(sent[max(a.item.end, m.start - 30):m.start]):
+                continue
+            if (supplier, m.entity) in watch.directions:
+                return m
+            if m.kind == "location":      # "working on defences around occupied Tokmak": in Russia's war
+                ally = self._ally_at_war(watch, supplier, m)
+                if ally is not None:
+                    return ally
+        return None
+
+    def _ally_at_war(self, watch: Watch, supplier: str, place: Mention) -> Mention | None:
+        """For a place in a state at war with a watched party: that party, if the supplier's aid to
+        it is watched (Ukraine's Zaporizhzhia region → Russia, for North Korean troops)."""
+        for ally in self.gaz.enemies.get(place.entity, ()):
+            if ally != supplier and (supplier, ally) in watch.directions:
+                return Mention(place.start, place.end, ally, "implied", "")
+        return None
 
     @staticmethod
     def _amounts(sent: str, a: Analysis, analysed) -> tuple:
@@ -316,10 +364,16 @@ class Matcher:
         return Event(index, sent, supplier, recipient, a.item, a.anchor, round(score, 3), rule,
                      self._amounts(sent, a, analysed), self._status(sent, a))
 
-    def _mutual_parties(self, watch: Watch, a: Analysis, analysed) -> tuple[Mention, Mention] | None:
+    def _mutual_parties(self, watch: Watch, a: Analysis, sent: str, analysed) -> tuple[Mention, Mention] | None:
         """The two parties of a mutual clause: the last two states named before it (in its sentence,
-        else with the previous one), if the watch follows aid between them."""
-        mentions = [m for m in analysed[a.sentence][0] if m.kind != "location" and m.end <= a.item.start]
+        else with the previous one), or the one before it and the one it is made with ("Russia
+        ratified the defence treaty with North Korea"), if the watch follows aid between them."""
+        named = [m for m in analysed[a.sentence][0] if m.kind != "location"]
+        mentions = [m for m in named if m.end <= a.item.start]
+        partner = next((m for m in named if a.item.end <= m.start <= a.item.end + 40
+                        and _WITH_PARTNER.search(sent[a.item.end:m.start])), None)
+        if partner is not None and any(m.entity != partner.entity for m in mentions):
+            mentions.append(partner)
         if a.sentence > 0 and len({m.entity for m in mentions}) < 2:
             mentions = [m for m in analysed[a.sentence - 1][0] if m.kind != "location"] + mentions
         last: list[Mention] = []
@@ -383,11 +437,21 @@ class Matcher:
             return "deployed"
         if a.anchor is None and not a.origin:
             return "reported"
+        if a.anchor is not None and _CLAIM_OF.search(sent[max(0, start - 60):start]):
+            return "reported"                             # "Kyiv's claim of a Russian drone technology transfer"
         return "delivered"
 
 
 _PAST_GUESS = re.compile(r"\b(?:may|might|could|must|would)\s+have\s+(?:\w+\s+)?$|\b(?:were|was|have|has|had|been)\s+"
                          r"(?:likely|probably|reportedly|apparently|allegedly)\s+$", re.I)
+_CLAIM_OF = re.compile(r"\b(?:claims?|assertions?|allegations?|accusations?|rumou?rs?|reports?)\s+(?:of|about)\s+"
+                       r"(?:[\w'’-]+\s+){0,5}$", re.I)
+_SEEN = re.compile(r"\b(?:fir(?:e|es|ed|ing)|spotted|seen|sighted|photographed|pictured|filmed|geolocated|"
+                   r"stationed|operat(?:es|ed|ing)|in\s+service|arrived|reached)\b", re.I)
+_SEEN_PEOPLE = re.compile(r"\b(?:deployed|stationed|positioned|posted|seen|spotted|working|work|digging|dig|"
+                          r"building|fighting|fought|operating|based)\b", re.I)
+_IN_PLACE = re.compile(r"\b(?:in|at|near|inside|outside|around|by|to|through|across|into|towards?)\s+(?:the\s+)?"
+                       r"(?:[\w-]+\s+){0,2}$", re.I)
 _UNDER_DEAL = re.compile(r"^\s*(?:under|as\s+part\s+of|in\s+line\s+with)\s+(?:an?|the|their|its)\s+(?:\w+\s+){0,3}?"
                          r"(?:agreement|deal|treaty|accord|pact)\b", re.I)
 

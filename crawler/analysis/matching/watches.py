@@ -49,6 +49,7 @@ class WatchSpec(BaseModel):
     statuses: dict[Literal["reported", "planned", "pledged", "agreed", "delivered", "deployed", "in combat",
                            "denied"], StatusRule] = {}
     scoring: Scoring = Scoring()
+    figure_tolerance: float = Field(0.2, ge=0, le=1)   # a figure within this share of a known one is no news
     entities: dict[str, dict[str, list[str] | str]] = {}    # added to the shared gazetteer
     lexicon: dict = {}                                       # added to the shared lexicon
 
@@ -107,3 +108,8 @@ def _warn_lowercase_operators(watch: Watch, path: Path) -> None:
         log.warning("watch %s (%s): lowercase %s in the query is searched as a word; "
                     "write operators in capitals (AND, OR, NOT, NEAR/n)", watch.name, path,
                     ", ".join(repr(w) for w in words))
+
+
+def tolerances(refs) -> tuple[tuple[str, float], ...]:
+    """(watch name, figure_tolerance) for the watches a config names."""
+    return tuple((w.name, w.spec.figure_tolerance) for w in (load_watch(ref) for ref in refs))
