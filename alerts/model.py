@@ -14,18 +14,21 @@ def new_alert_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-def build_alert(article, match, facts: tuple[Fact, ...], story) -> dict[str, Any]:
-    """Everything a channel needs to render the alert, frozen at match time."""
+def build_alert(article, match, facts: tuple[Fact, ...], story, news=()) -> dict[str, Any]:
+    """Everything a channel needs to render the alert, frozen at match time. A follow-up in a
+    story says what is new since its first report (`new_facts`) and names that first alert."""
     return {
         "id": None,                        # filled with the alert id by the outbox
         "type": "wirewatch.alert",
         "watch": match.watch,
         "score": round(match.score, 3),
         "article": {"url": article.url, "title": article.title, "published": iso(article.published_at),
-                    "source": article.source},
+                    "source": article.source, "language": getattr(article, "language", None)},
         "facts": [f.as_json() for f in facts],
+        "new_facts": [{**n.fact.as_json(), "why": n.why} for n in news],
         "evidence": match.evidence,
-        "story": {"id": story.id, "articles": story.articles},
+        "story": {"id": story.id, "articles": story.articles, "title": story.title,
+                  "first_alert_id": getattr(story, "first_alert_id", None), "alerts": getattr(story, "alerts", 0)},
     }
 
 

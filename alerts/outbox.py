@@ -33,9 +33,9 @@ DIGEST_BATCH = 500
 
 
 def enqueue(session: Session, payload: dict, channels: list[str], match_id: int | None = None,
-            kind: str = "alert") -> int:
+            kind: str = "alert", alert_id: str | None = None) -> int:
     """One row per channel, same alert id for all, inside the caller's transaction."""
-    alert_id = new_alert_id()
+    alert_id = alert_id or new_alert_id()
     body = {**payload, "id": alert_id}
     for channel in channels:
         session.add(Outbox(alert_id=alert_id, channel=channel, kind=kind, match_id=match_id,

@@ -6,6 +6,7 @@ import html
 import re
 
 from wirewatch.alerts.model import fact_line, payload_facts
+from wirewatch.crawler.records import Fact
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
@@ -25,6 +26,20 @@ def headline(payload: dict) -> str:
     return one_line(payload["article"]["title"] or payload["article"]["url"])
 
 
+def follow_up(payload: dict) -> str | None:
+    """The first headline of the story this alert follows up, or None for a story's first alert."""
+    story = payload.get("story") or {}
+    first = story.get("first_alert_id")
+    if payload.get("type") != "wirewatch.alert" or not first or first == payload.get("id"):
+        return None
+    return story.get("title") or f"story #{story.get('id')}"
+
+
+def news_lines(payload: dict) -> list[str]:
+    """'3,000 more troops (planned) — figure changed': what the follow-up adds, nothing else."""
+    return [f"{fact_line(Fact.from_json(n))} — {n.get('why', 'new')}" for n in payload.get("new_facts") or []]
+
+
 def evidence_sentence(payload: dict) -> str | None:
     evidence = payload.get("evidence") or []
     return evidence[0].get("sentence") if evidence else None
@@ -38,6 +53,10 @@ def text_body(payload: dict) -> str:
     lines = [headline(payload), article["url"], "",
              f"Source: {article['source']}    Published: {article.get('published') or 'unknown'}",
              f"Watch: {payload['watch']}    Score: {payload['score']:.2f}"]
+    update = follow_up(payload)
+    if update:
+        lines += ["", f"Update to: {update}", "New since the first report:"] + \
+            [f"  - {line}" for line in news_lines(payload)]
     if payload.get("facts"):
         lines += ["", "Facts:"] + [f"  - {fact_line(f)}" for f in payload_facts(payload)]
     sentence = evidence_sentence(payload)
@@ -59,6 +78,10 @@ def html_body(payload: dict) -> str:
              f"<p>Source: <b>{e(article['source'])}</b> &middot; Published: "
              f"{e(article.get('published') or 'unknown')}<br>"
              f"Watch: <b>{e(payload['watch'])}</b> &middot; Score: {payload['score']:.2f}</p>"]
+    update = follow_up(payload)
+    if update:
+        parts.append(f"<p><b>Update to:</b> {e(update)}</p><p>New since the first report:</p><ul>"
+                     + "".join(f"<li>{e(line)}</li>" for line in news_lines(payload)) + "</ul>")
     if payload.get("facts"):
         parts.append("<ul>" + "".join(f"<li>{e(fact_line(f))}</li>" for f in payload_facts(payload)) + "</ul>")
     sentence = evidence_sentence(payload)

@@ -121,10 +121,12 @@ def test_webhook_retries_500_with_the_same_id_and_a_valid_signature(tmp_path, re
         verified = Webhook(secret).verify(attempt.body, attempt.headers)     # the reference library agrees
         assert verified["id"] == attempt.headers["webhook-id"]
     body = json.loads(attempts[-1].body)
-    assert set(body) == {"id", "type", "watch", "score", "article", "facts", "evidence", "story"}
+    assert set(body) == {"id", "type", "watch", "score", "article", "facts", "new_facts", "evidence", "story"}
     assert body["id"] == ids.pop() and body["type"] == "wirewatch.alert"
-    assert set(body["article"]) == {"url", "title", "published", "source"}
-    assert {"supplier", "recipient", "item", "quantity", "status", "sentence"} <= set(body["facts"][0])
+    assert set(body["article"]) == {"url", "title", "published", "source", "language"}
+    assert {"supplier", "recipient", "item", "quantity", "quantity_text", "quantity_range", "casualty", "status",
+            "sentence"} <= set(body["facts"][0])
+    assert body["story"]["first_alert_id"] == body["id"] and body["new_facts"] == []       # a story's first
     row = rows(sessions)["webhook"]
     assert row.status == "delivered" and row.attempts == 3
 

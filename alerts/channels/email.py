@@ -15,7 +15,7 @@ from pydantic import Field
 
 from wirewatch.alerts.channel import Channel, ChannelEnv
 from wirewatch.alerts.model import Outcome
-from wirewatch.alerts.render import headline, html_body, one_line, text_body
+from wirewatch.alerts.render import follow_up, headline, html_body, one_line, text_body
 from wirewatch.crawler.conf.base import ChannelSpec, Secret, durations
 
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -56,23 +56,35 @@ class EmailChannel(Channel):
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file)
 
-    def message(self, subject: str, text: str, html: str, alert_id: str | None) -> EmailMessage:
+    def message_id(self, alert_id: str) -> str:
+        """The same for every retry of an alert, so a follow-up can name it and a client can dedupe."""
+        return f"<{alert_id}@{self.spec.sender.rsplit('@', 1)[-1]}>"
+
+    def message(self, subject: str, text: str, html: str, alert_id: str | None,
+                thread: str | None = None) -> EmailMessage:
         msg = EmailMessage()
         msg["Subject"] = one_line(subject, 180)
         msg["From"] = self.spec.sender
         msg["To"] = ", ".join(self.spec.to)
         msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = make_msgid(idstring=alert_id, domain=self.spec.sender.rsplit("@", 1)[-1])
+        msg["Message-ID"] = self.message_id(alert_id) if alert_id else \
+            make_msgid(domain=self.spec.sender.rsplit("@", 1)[-1])
         if alert_id:
             msg["X-Wirewatch-Alert-Id"] = alert_id
+        if thread:                                 # a story's follow-up threads under its first alert
+            msg["In-Reply-To"] = msg["References"] = self.message_id(thread)
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
         return msg
 
     def send(self, payload: dict) -> Outcome:
         prefix = "[wirewatch] " if payload.get("type") == "wirewatch.alert" else ""
-        return self._deliver(self.message(prefix + headline(payload), text_body(payload),
-                                          html_body(payload), payload.get("id")))
+        first = follow_up(payload)
+        thread = (payload.get("story") or {}).get("first_alert_id") if first else None
+        # mail clients thread on the references and the subject: a follow-up answers the first alert
+        subject = f"Re: {prefix}{first}" if first else prefix + headline(payload)
+        return self._deliver(self.message(subject, text_body(payload), html_body(payload), payload.get("id"),
+                                          thread))
 
     def send_digest(self, payloads: list[dict]) -> Outcome:
         if len(payloads) == 1:

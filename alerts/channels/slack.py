@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from wirewatch.alerts.http import HttpChannel
 from wirewatch.alerts.model import Outcome, fact_line, payload_facts
-from wirewatch.alerts.render import evidence_sentence, headline, text_body
+from wirewatch.alerts.render import evidence_sentence, follow_up, headline, news_lines, text_body
 from wirewatch.crawler.conf.base import ChannelSpec, Secret, http_url
 from wirewatch.crawler.secrets import mask
 
@@ -43,7 +43,10 @@ def blocks(payload: dict) -> list[dict]:
         return [{"type": "section", "text": {"type": "mrkdwn",
                  "text": f"*{_escape(headline(payload))}*\n{_escape(payload.get('message', ''))}"}}]
     article = payload["article"]
-    out = [
+    update = follow_up(payload)
+    out = [{"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(f"Update to: {update}")}]}] \
+        if update else []
+    out += [
         {"type": "section", "text": {"type": "mrkdwn",
                                      "text": f"*{_link(article['url'], headline(payload))}*"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(
@@ -52,6 +55,9 @@ def blocks(payload: dict) -> list[dict]:
             {"type": "mrkdwn", "text": f"*Watch*\n{_escape(payload['watch'])}"},
             {"type": "mrkdwn", "text": f"*Score*\n{payload['score']:.2f}"}]},
     ]
+    if update and payload.get("new_facts"):
+        news = "\n".join(f"• {_escape(line)}" for line in news_lines(payload)[:10])
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*New since the first report*\n{news}"}})
     if payload.get("facts"):
         facts = "\n".join(f"• {_escape(fact_line(f))}" for f in payload_facts(payload)[:10])
         out.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Facts*\n{facts}"}})

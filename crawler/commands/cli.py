@@ -92,8 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     rescan = sub.add_parser("rescan", help="run the current watches again over stored articles (matching only)")
     rescan.add_argument("--since", type=since, help="articles fetched this far back (default 30d)")
     rescan.add_argument("--watch", help="only this watch")
-    rescan.add_argument("--alert", action="store_true",
-                        help="queue alerts for matches gained (alerts.max_age and story novelty still hold)")
+    regroup = rescan.add_mutually_exclusive_group()
+    regroup.add_argument("--alert", action="store_true",
+                         help="queue alerts for matches gained (alerts.max_age and story novelty still hold)")
+    regroup.add_argument("--restory", action="store_true",
+                         help="then regroup the matches into stories under the current rules, in publication "
+                              "order, and print how stories changed (sends nothing)")
     mute = sub.add_parser("mute", help="silence a story, a source or a watch for a while")
     target = mute.add_mutually_exclusive_group(required=True)
     target.add_argument("--story", type=row)

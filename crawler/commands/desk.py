@@ -91,7 +91,8 @@ def stories_command(config: Config, args) -> int:
     for view, text in zip(views, lines):
         print(text)
         for step in view.growth:                 # which article added which facts, in order
-            added = "; ".join(step["added"]) or "nothing new"
+            added = ("first report: " if step["first"] else "new: " if step["added"] else "") + \
+                ("; ".join(step["added"]) or "nothing new")
             print(visible(f"        + #{step['article_id']} {step['source']}: {step['title'] or ''} → {added}"))
     if not views:
         print("no stories")
@@ -157,7 +158,7 @@ def show_command(config: Config, args) -> int:
 
 
 def rescan_command(config: Config, args) -> int:
-    from wirewatch.crawler.desk.rescan import rescan
+    from wirewatch.crawler.desk.rescan import rescan, restory
     sessions = open_database(config.storage, config.base_dir)
     report = rescan(config, sessions, args.since or 30 * 86400, args.watch, args.alert)
     for article_id, watch, title, held in report.gained:
@@ -167,6 +168,12 @@ def rescan_command(config: Config, args) -> int:
         print(visible(f"- #{article_id} {watch}: {title or ''}"))
     print(f"rescanned {report.articles} article(s) in {report.seconds:.1f}s: {len(report.gained)} gained, "
           f"{len(report.lost)} lost, {report.changed} changed")
+    if args.restory:
+        regrouped = restory(config, sessions, args.since or 30 * 86400, args.watch)
+        for line in regrouped.changes:
+            print(visible(line))
+        print(f"regrouped {regrouped.matches} match(es) in {regrouped.seconds:.1f}s: {regrouped.before} "
+              f"stories before, {regrouped.after} after, {len(regrouped.changes)} changed; nothing was sent")
     if args.alert and report.gained:
         from wirewatch.crawler.commands.operator import deliver_due
         deliver_due(config, sessions)

@@ -107,7 +107,9 @@ class CrawlContext:
         self.sessions = sessions
         self.run_id = run_id
         self.names = tuple(names) if names is not None else tuple(s.name for s in config.sources)
-        self.alert_policy = AlertPolicy(self._baseline_sources(), config.alerts.max_age, trial)
+        from wirewatch.crawler.analysis.matching.watches import tolerances
+        self.alert_policy = AlertPolicy(self._baseline_sources(), config.alerts.max_age, trial,
+                                        tolerances([w.include for w in config.watches]))
         self._own = shared is None
         self.shared = shared or Shared(config)
         self.robots = self.shared.robots

@@ -129,21 +129,22 @@ def stories(session: Session, filters: Filters = Filters(since=30 * 86400)) -> l
 def story_view(session: Session, story: Story) -> StoryView:
     rows = session.execute(select(MatchRow, Article).join(Article, MatchRow.article_id == Article.id)
                            .where(MatchRow.story_id == story.id)
-                           .order_by(MatchRow.created_at, MatchRow.id)).all()
+                           .order_by(func.coalesce(Article.published_at, Article.fetched_at), MatchRow.id)).all()
     facts = _facts(session, [m.id for m, _ in rows])
     seen: set[str] = set()
     lines: list[str] = []
     growth = []
     for match, article in rows:
-        added = []
         for fact in facts.get(match.id, []):
             if fact.key not in seen:
                 seen.add(fact.key)
-                added.append(fact_line(fact))
-        lines += added
+                lines.append(fact_line(fact))
+        first = match.news is None and not growth        # what the story rules judged it to add
+        added = [fact_line(f) for f in facts.get(match.id, [])] if first else list(match.news or [])
         growth.append({"article_id": article.id, "title": article.title, "source": article.source,
-                       "url": article.url, "time": iso(match.created_at), "alerted": bool(match.alerted),
-                       "held_back": match.held_back, "added": added})
+                       "url": article.url, "time": iso(match.created_at), "published": iso(article.published_at),
+                       "alerted": bool(match.alerted), "held_back": match.held_back, "first": first,
+                       "added": added})
     outlets = sorted({article.source for _, article in rows})
     return StoryView(story.id, story.watch, story.title, story.created_at, story.updated_at,
                      len({article.id for _, article in rows}), outlets, lines, growth)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.alerts.routing import Routes
+from wirewatch.crawler.analysis.matching.watches import tolerances
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import AlertPolicy, MatchResult
 from wirewatch.crawler.store.ingest import store_match
-from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, Outbox, utcnow
+from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, Outbox, Story, utcnow
 
 BATCH = 200
 
@@ -46,7 +48,8 @@ def rescan(config: Config, sessions: sessionmaker[Session], since: float, watch:
     matcher = Matcher(watches)
     names = {w.name for w in watches}
     cutoff = utcnow() - dt.timedelta(seconds=since)
-    policy = AlertPolicy(frozenset(), config.alerts.max_age)
+    policy = AlertPolicy(frozenset(), config.alerts.max_age,
+                         tolerances=tolerances([w.include for w in config.watches]))
     channels = Routes.of(config)
     report, started, last_id = RescanReport(), time.monotonic(), 0
     while True:
@@ -92,3 +95,106 @@ def _apply(session: Session, article: Article, result: MatchResult, before: Matc
             session.execute(delete(FactRow).where(FactRow.match_id == before.id))
             session.add_all(FactRow.of(before.id, fact) for fact in result.facts)
             report.changed += 1
+
+
+# ---- regrouping stories ------------------------------------------------------------------------
+
+@dataclass
+class RestoryReport:
+    matches: int = 0
+    before: int = 0                                   # stories touched
+    after: int = 0
+    changes: list[str] = field(default_factory=list)  # one line per story that changed
+    seconds: float = 0.0
+
+
+def restory(config: Config, sessions: sessionmaker[Session], since: float, watch: str | None = None) -> RestoryReport:
+    """Regroup stored matches into stories under the current rules, in publication order, as if
+    they had arrived in that order; nothing is sent. A story keeps its number when the report that
+    starts it started it before; what each report added (its `news`) is worked out again."""
+    from wirewatch.crawler.analysis.matching import Matcher, load_watch
+    from wirewatch.crawler.store.stories import assign_story, forget_stories
+    watches = [w for w in (load_watch(ref.include) for ref in config.watches) if watch in (None, w.name)]
+    matcher = Matcher(watches)
+    names = {w.name for w in watches}
+    policy = AlertPolicy(frozenset(), config.alerts.max_age,
+                         tolerances=tolerances([w.include for w in config.watches]))
+    cutoff = utcnow() - dt.timedelta(seconds=since)
+    report, started = RestoryReport(), time.monotonic()
+    with sessions.begin() as session:
+        touched = select(MatchRow.story_id).join(Article, Article.id == MatchRow.article_id).where(
+            MatchRow.watch.in_(names), Article.fetched_at >= cutoff, MatchRow.story_id.is_not(None))
+        story_ids = sorted(set(session.scalars(touched)))
+        scope = or_(MatchRow.story_id.in_(story_ids), and_(MatchRow.story_id.is_(None), Article.fetched_at >= cutoff))
+        rows = list(session.execute(
+            select(MatchRow, Article).join(Article, Article.id == MatchRow.article_id)
+            .where(MatchRow.watch.in_(names), scope)
+            .order_by(func.coalesce(Article.published_at, Article.fetched_at), MatchRow.id)))
+        before = {match.id: match.story_id for match, _ in rows}
+        titles = {i: t for i, t in session.execute(select(Story.id, Story.title).where(Story.id.in_(story_ids)))}
+        first_alerts = _first_alerts(session, [match.id for match, _ in rows if match.alerted])
+        forget_stories(session, story_ids)
+        taken: set[int] = set()
+        for match, article in rows:
+            result = next((r for r in matcher.match(article.title or "", (article.text or "")[:config.analysis.max_text])
+                           if r.watch == match.watch), None)
+            if result is not None and result.stored:
+                facts, found = result.facts, result.names
+            else:                                     # a match the rules no longer make: as stored
+                facts = tuple(r.fact() for r in session.scalars(
+                    select(FactRow).where(FactRow.match_id == match.id).order_by(FactRow.id)))
+                found = ()
+            wanted = before[match.id] if before[match.id] not in taken else None
+            placed = assign_story(session, match.watch, article, facts, found, policy.tolerance(match.watch),
+                                  story_id=wanted)
+            taken.add(placed.story.id)
+            match.story_id = placed.story.id
+            article.story_id = article.story_id or placed.story.id
+            match.news = None if placed.first else [n.line() for n in placed.news]
+            if match.alerted:
+                placed.story.alerts = (placed.story.alerts or 0) + 1
+                placed.story.first_alert_id = placed.story.first_alert_id or first_alerts.get(match.id)
+        after = {match.id: match.story_id for match, _ in rows}
+        report.matches, report.before = len(rows), len(story_ids)
+        report.after = len(set(after.values()))
+        titles.update((i, t) for i, t in session.execute(select(Story.id, Story.title).where(
+            Story.id.in_(sorted(set(after.values()))))) if i not in titles)
+        report.changes = _changes(before, after, titles)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _first_alerts(session: Session, match_ids: list[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for chunk in (match_ids[i:i + 500] for i in range(0, len(match_ids), 500)):
+        for match_id, alert_id in session.execute(select(Outbox.match_id, Outbox.alert_id).where(
+                Outbox.match_id.in_(chunk)).order_by(Outbox.id)):
+            found.setdefault(match_id, alert_id)
+    return found
+
+
+def _changes(before: dict[int, int | None], after: dict[int, int], titles: dict[int, str | None]) -> list[str]:
+    """'story 12 "…": 5 reports → 3 (2 to story 40)' for each story whose reports changed."""
+    old_groups: dict[int | None, set[int]] = defaultdict(set)
+    new_groups: dict[int, set[int]] = defaultdict(set)
+    for match_id, story in before.items():
+        old_groups[story].add(match_id)
+    for match_id, story in after.items():
+        new_groups[story].add(match_id)
+    lines = []
+    for old, members in sorted(old_groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+        if old is None:
+            continue
+        moved = Counter(after[m] for m in members)
+        if set(moved) == {old} and new_groups.get(old) == members:
+            continue
+        where = ", ".join(f"{n} to story {s}" for s, n in sorted(moved.items()) if s != old)
+        lines.append(f'story {old} "{titles.get(old) or ""}": {len(members)} report(s) → '
+                     f"{len(new_groups.get(old, set()))}" + (f" ({where})" if where else ""))
+    for new, members in sorted(new_groups.items()):
+        if new not in old_groups:
+            came = Counter(before[m] for m in members)
+            whence = ", ".join(f"{n} from story {s}" if s is not None else f"{n} without a story"
+                               for s, n in sorted(came.items(), key=lambda kv: kv[0] or 0))
+            lines.append(f'new story {new} "{titles.get(new) or ""}": {len(members)} report(s) ({whence})')
+    return lines

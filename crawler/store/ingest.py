@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wirewatch.alerts.model import build_alert
+from wirewatch.alerts.model import build_alert, new_alert_id
 from wirewatch.alerts.outbox import enqueue
 from wirewatch.alerts.routing import Routes
 from wirewatch.crawler.dates import published_at
 from wirewatch.crawler.records import AlertPolicy, ArticleItem, MatchResult, PageAnalysis
 from wirewatch.crawler.store.database import is_known
 from wirewatch.crawler.store.mutes import mute_for
-from wirewatch.crawler.store.novelty import assign_story
 from wirewatch.crawler.store.schema import Article, FactRow, MatchRow, SeenUrl, SourceState, utcnow
+from wirewatch.crawler.store.stories import assign_story
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,12 @@ def store_match(session: Session, article: Article, result: MatchResult, routes:
     """Store one match with its facts and story; queue its alert unless something holds it back
     (`hold` forces a reason, e.g. a rescan without --alert). Returns the reason, or None."""
     channels = routes.alert(result.watch, result.severity)     # "no channel" when none takes it
-    story, news = assign_story(session, result.watch, article, result.facts)
+    placed = assign_story(session, result.watch, article, result.facts, result.names,
+                          policy.tolerance(result.watch))
+    story = placed.story
     article.story_id = article.story_id or story.id
     reason = "denied" if not result.matched else \
-        hold or hold_back(policy, article.source, article.published_at, now, news, channels)
+        hold or hold_back(policy, article.source, article.published_at, now, placed.material, channels)
     if reason is None and not result.alert:
         reason = "status"                 # the watch holds facts of these statuses back
     if reason is None:
@@ -109,10 +111,15 @@ def store_match(session: Session, article: Article, result: MatchResult, routes:
     match = MatchRow(article_id=article.id, watch=result.watch, score=result.score,
                      severity=result.severity, rule=result.rule,
                      evidence=[e.as_json() for e in result.evidence],
-                     story_id=story.id, alerted=reason is None, held_back=reason)
+                     story_id=story.id, alerted=reason is None, held_back=reason,
+                     news=None if placed.first else [n.line() for n in placed.news])
     session.add(match)
     session.flush()
     session.add_all(FactRow.of(match.id, fact) for fact in result.facts)
     if reason is None:
-        enqueue(session, build_alert(article, match, result.facts, story), channels, match_id=match.id)
+        alert_id = new_alert_id()
+        story.first_alert_id = story.first_alert_id or alert_id
+        story.alerts = (story.alerts or 0) + 1
+        enqueue(session, build_alert(article, match, result.facts, story, placed.news), channels,
+                match_id=match.id, alert_id=alert_id)
     return reason

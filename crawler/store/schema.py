@@ -86,15 +86,21 @@ class UrlFailure(Base):
 
 
 class Story(Base):
+    """One real-world event, told by one or many reports (crawler.store.stories)."""
     __tablename__ = "stories"
     id: Mapped[int] = mapped_column(primary_key=True)
     watch: Mapped[str] = mapped_column(String(200))
-    title: Mapped[str | None] = mapped_column(Text)
-    signature: Mapped[list] = mapped_column(default=list)    # known facts, as keys
-    terms: Mapped[list] = mapped_column(default=list)        # title terms, for same-story matching
+    title: Mapped[str | None] = mapped_column(Text)                  # the first report's headline
+    known: Mapped[list] = mapped_column(default=list)                # facts its reports gave
+    names: Mapped[dict] = mapped_column(JSON, default=dict)          # name → reports giving it (places, models ...)
+    minhash: Mapped[list | None] = mapped_column(JSON)               # its first report's text signature
     articles: Mapped[int] = mapped_column(Integer, default=1)
+    first_published: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_published: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
+    first_alert_id: Mapped[str | None] = mapped_column(String(64))  # follow-ups thread to it
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)   # what the index re-reads
 
 
 class MatchRow(Base):
@@ -109,6 +115,7 @@ class MatchRow(Base):
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
     alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     held_back: Mapped[str | None] = mapped_column(String(80))   # why it did not alert
+    news: Mapped[list | None] = mapped_column(JSON)             # what it added to its story (lines)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

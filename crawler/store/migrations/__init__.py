@@ -59,9 +59,25 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     before = current(engine)
     if before == BEFORE_MIGRATIONS and not _stamped(engine):
         stamp(engine, BEFORE_MIGRATIONS)
-    with engine.begin() as connection:
-        command.upgrade(_config(connection), "head")
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:                         # tables are rebuilt by copying: references are checked after
+            _pragma(connection, "PRAGMA foreign_keys=OFF")      # (outside a transaction, or it is ignored)
+        try:
+            with connection.begin():
+                command.upgrade(_config(connection), "head")
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall() if sqlite else []
+                if broken:
+                    raise RuntimeError(f"the upgrade would leave {len(broken)} broken reference(s), "
+                                       f"e.g. in table {broken[0][0]}")
+        finally:
+            if sqlite:
+                _pragma(connection, "PRAGMA foreign_keys=ON")
     return before, head()
+
+
+def _pragma(connection: Connection, statement: str) -> None:
+    connection.connection.driver_connection.execute(statement)
 
 
 def _stamped(engine: Engine) -> bool:
