@@ -54,6 +54,14 @@ _BACKGROUND = re.compile(
     r"november|december)))\b", re.I)
 
 
+# a figure told as a revision of an earlier one, not as an event of its own
+_REVISED = re.compile(
+    r"\b(?:now|raised?|raises|revis\w*|up\s+from|down\s+from|updat\w*|latest|estimat\w*|ris(?:es|en|e)|rose|"
+    r"climb\w*|grow\w*|grew|reach(?:ed|es)?|totals?|totalling|in\s+all|so\s+far|to\s+date|increas\w*|doubl\w*|"
+    r"tripl\w*|correct\w*|lower\w*|toll|tally|count)\b",
+    re.I)
+
+
 @dataclass(frozen=True)
 class NewFact:
     fact: Fact
@@ -72,6 +80,11 @@ class Profile:
     told: tuple[Fact, ...]                  # every fact it tells that is not background: its news
     names: frozenset[str]
     signature: tuple[int, ...]              # MinHash of its title and lead text
+
+    @cached_property
+    def revisions(self) -> frozenset[str]:
+        """The sentences of its facts that tell a figure as a revision ("now puts the total at")."""
+        return frozenset(f.sentence for f in self.told if _REVISED.search(f.sentence))
 
     @cached_property
     def places(self) -> frozenset[str]:
@@ -195,8 +208,6 @@ def same_event(p: Profile, story: Story, tolerance: float) -> float:
     if p.places and story_places and not p.places & story_places:
         return 0.0                                  # different places: a different event, however alike the words
     known = story.known or []
-    if text >= 0.7 and not _figures_conflict(p, known, tolerance):
-        return 1.0 + text                           # the same copy, rewritten or syndicated
     keyed = [(_pair(k), k) for k in known]
     pairs = {pair for pair, k in keyed if k.get("lead", True)}      # what its reports lead with: the event
     told = {pair for pair, _ in keyed}                              # and what they say besides
@@ -204,6 +215,8 @@ def same_event(p: Profile, story: Story, tolerance: float) -> float:
     mentioned = [f for f in p.lead if _pair(f) in told - pairs and f.status != "denied"]
     if not shared and not mentioned and (text < 0.35 or any(f.item != "weapons" for f in p.lead)):
         return 0.0                                  # it leads with something else: another event
+    if text >= 0.7 and not _figures_conflict(p, known, tolerance):
+        return 1.0 + text                           # the same copy, rewritten or syndicated
     # "weapons" alone is what every report of this aid says; a treaty (agreed both ways) is specific
     specific_items = [f for f in shared if f.item != "weapons" or (
         _mutual(f, p.lead) and f"{f.recipient}>{f.supplier}:{f.item}" in pairs)]
@@ -218,8 +231,10 @@ def same_event(p: Profile, story: Story, tolerance: float) -> float:
     if figured:
         if any(_figures_agree(f.quantity, k["quantity"], tolerance) for f, k in figured):
             evidence += 1.0
-        else:                                       # other figures: another event, or the same one
-            evidence -= 0.5 if specific else 1.0    # revised where it names the same places and models
+        elif not any(f.sentence in p.revisions for f, _ in figured):
+            return 0.0                              # another figure, not told as a revision: another event
+        else:                                       # the same event revised ("now puts the total at")
+            evidence -= 0.5 if specific else 1.0
     days = abs((p.published - _aware(story.last_published or story.created_at)).total_seconds()) / 86400
     evidence += 0.5 if days <= 2 else -0.5 if days > 4 else 0.0
     if specific_items and not any(f.quantity is not None for f in p.lead) and all(n in names for n in p.specific):
@@ -329,12 +344,13 @@ def assign_story(session: Session, watch: str, article: Article, facts: tuple[Fa
     if chosen is None:
         chosen = Story(id=story_id, watch=watch, title=article.title, articles=0, first_published=p.published,
                        last_published=p.published, known=[], names={}, minhash=list(p.signature), alerts=0)
+        _absorb(chosen, p, facts)
         session.add(chosen)
-        session.flush()
+        session.flush()                      # one INSERT, with what it learnt: its id for the index
         found: tuple[NewFact, ...] = ()
     else:
         found = tuple(news(p, chosen, tolerance))
-    _absorb(chosen, p, facts)
+        _absorb(chosen, p, facts)
     index.changed(session, chosen)
     return Assignment(chosen, best is None, found)
 
