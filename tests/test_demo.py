@@ -39,3 +39,11 @@ def test_demo_shows_a_baseline_then_a_fresh_alert_then_a_report_held_back_as_too
 
     assert "Third crawl (incremental): 0 new, 0 article downloads" in third
     assert (tmp_path / "demo.db").exists()
+
+    capsys.readouterr()                                            # the demo again on the same database:
+    assert main(["--log-level", "WARNING", "demo", "--db", str(tmp_path / "demo.db")]) == 0
+    again = capsys.readouterr().out
+    assert "already holds the demo site's articles" in again and "new=0" in again and "new=1" not in again
+    import sqlite3
+    with sqlite3.connect(tmp_path / "demo.db") as db:
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 8      # nothing stored twice

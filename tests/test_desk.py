@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,10 +83,12 @@ def _run(capsys, *argv) -> str:
 
 def test_matches_lists_newest_first_with_alerted_or_why_not_in_every_format(desk, capsys):
     config = str(desk["config"])
-    rows = json.loads(_run(capsys, "-c", config, "matches", "--format", "json"))
+    recent = json.loads(_run(capsys, "-c", config, "matches", "--format", "json"))
+    assert len(recent) == 3                            # --since counts publication: the 20-day-old report is out
+    rows = json.loads(_run(capsys, "-c", config, "matches", "--format", "json", "--since", "30d"))
     titles = [r["article"]["title"] for r in rows]
     assert len(rows) == 4 and "Seoul hosts an economic forum" not in titles
-    assert [r["time"] for r in rows] == sorted((r["time"] for r in rows), reverse=True)
+    assert [r["article"]["published"] for r in rows] == sorted((r["article"]["published"] for r in rows), reverse=True)
     for row in rows:                                   # the webhook body, plus alerted / held_back
         assert {"id", "type", "watch", "score", "article", "facts", "evidence", "story",
                 "alerted", "held_back"} <= set(row)
@@ -94,14 +97,16 @@ def test_matches_lists_newest_first_with_alerted_or_why_not_in_every_format(desk
     assert fate["North Korea sends 3,000 troops to Russia, Seoul says"] == (True, None)
     assert fate["North Korea sends 3,000 troops to Russia and artillery, officials say"] == (True, None)   # news
 
-    table = _run(capsys, "-c", config, "matches")
-    assert table.splitlines()[0].split()[:4] == ["id", "found", "(UTC)", "source"]
+    table = _run(capsys, "-c", config, "matches", "--since", "30d")
+    assert table.splitlines()[0].split()[:4] == ["id", "published", "(UTC)", "found"]
+    assert table.splitlines()[-1] == "1–4 of 4 matches"
     assert "held: too old" in table and "alerted" in table
     assert "<script>" in table                          # plain text in a terminal, shown as it is
 
-    parsed = list(csv.DictReader(io.StringIO(_run(capsys, "-c", config, "matches", "--format", "csv"))))
+    parsed = list(csv.DictReader(io.StringIO(_run(capsys, "-c", config, "matches", "--format", "csv",
+                                                   "--since", "30d"))))
     assert len(parsed) == 4 and {"article_id", "title", "facts", "alerted", "held_back"} <= set(parsed[0])
-    one = json.loads(_run(capsys, "-c", config, "matches", "--format", "json", "--limit", "1"))
+    one = json.loads(_run(capsys, "-c", config, "matches", "--format", "json", "--limit", "1", "--since", "30d"))
     assert len(one) == 1 and one[0]["article_id"] == rows[0]["article_id"]
     assert json.loads(_run(capsys, "-c", config, "matches", "--format", "json", "--source", "elsewhere")) == []
     typo = _run(capsys, "-c", config, "matches", "--watch", "nk-rusia-aid")
@@ -150,6 +155,10 @@ def test_rescan_reports_gains_and_losses_stores_them_and_alerts_only_when_asked(
 
     out = _run(capsys, "-c", str(desk["config"]), "rescan")       # the old watch again: gained back
     assert "+ #" in out and "(held back: rescan)" in out
+    with desk["sessions"]() as session:                           # found when the crawl found it, not now
+        gained = session.execute(select(MatchRow.created_at, Article.fetched_at).join(
+            Article, Article.id == MatchRow.article_id).where(MatchRow.held_back == "rescan")).all()
+    assert gained and all(found == fetched for found, fetched in gained)
     out = _run(capsys, "-c", str(desk["config"]), "rescan", "--alert")
     assert "0 gained" in out                                       # nothing left to gain; nothing re-alerted
     _run(capsys, "-c", str(changed), "rescan")                     # lost again, then gained with --alert:
@@ -182,6 +191,8 @@ def test_every_page_answers_escapes_what_came_from_the_web_and_forbids_scripts(w
     page = requests.get(f"{web.base}/articles/{hostile_id}", timeout=10).text
     assert "&lt;script&gt;alert(" in page and "&lt;b&gt;Bold claims&lt;/b&gt; &amp; other" in page
     assert requests.get(web.base + "/matches?since=soon", timeout=10).status_code == 400
+    delivered = requests.get(web.base + "/alerts?status=delivered", timeout=10).text
+    assert "delivered</a>" in delivered and delivered.count('class="status-delivered"') >= 2   # listed, not just counted
     assert requests.post(web.base + "/matches", timeout=10).status_code == 405       # nothing writes
 
 
@@ -277,7 +288,7 @@ def test_an_analyst_clicks_from_stories_to_a_story_to_an_article_in_a_real_brows
         assert "Story #" in browser.find_element(By.TAG_NAME, "h1").text
         browser.save_screenshot(str(tmp_path / "story.png"))
         browser.find_element(By.CSS_SELECTOR, "ol.growth a").click()
-        marks = {m.get_attribute("class") for m in browser.find_elements(By.CSS_SELECTOR, ".text mark")}
+        marks = {c for m in browser.find_elements(By.CSS_SELECTOR, ".text mark") for c in m.get_attribute("class").split()}
         assert {"role-supplier", "role-recipient", "role-item", "role-quantity"} <= marks
         supplier = browser.find_element(By.CSS_SELECTOR, ".text mark.role-supplier")
         assert supplier.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"   # the stylesheet applied
@@ -303,9 +314,10 @@ def test_the_daemon_serves_the_view_when_the_config_has_web(desk, tmp_path):
             answer = requests.get(f"http://127.0.0.1:{port}/sources", timeout=2)
         except requests.ConnectionError:
             return None
-        if answer.status_code != 200 or "<td>ledger</td>" not in answer.text:
+        row = '<td data-label="source">ledger</td>'
+        if answer.status_code != 200 or row not in answer.text:
             return None
-        cells = answer.text.split("<td>ledger</td>", 1)[1].split("</tr>", 1)[0].split("<td>")
+        cells = re.split(r"<td[^>]*>", answer.text.split(row, 1)[1].split("</tr>", 1)[0])
         last_check, next_run = cells[2].split("</td>")[0], cells[3].split("</td>")[0]
         return next_run if last_check != "—" else None
 

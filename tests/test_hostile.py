@@ -213,7 +213,8 @@ def test_a_hostile_title_and_url_cannot_inject_slack_markup(tmp_path):
         receiver.close()
 
 
-def test_control_characters_from_a_feed_are_made_visible_on_the_terminal(tmp_path, capsys):
+def test_control_characters_from_a_feed_are_made_visible_on_the_terminal(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")              # a wide terminal: the whole title fits its column
     title = "Breaking\x1b]0;pwned\x07\x1b[2J\rfake line\nsecond\u202eevil"
     config, sessions = make(tmp_path, "  - {type: console}")
     store_match(config, sessions, title=title)

@@ -37,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("sources", nargs="*", metavar="SOURCE")
     status = sub.add_parser("status", help="per-source health, schedule, the alert queue and mutes "
                                            "(exit 1 when a source is failing or an alert is dead)")
-    status.add_argument("--json", action="store_true", help="one JSON object, for monitoring scripts")
+    status.add_argument("--format", choices=["table", "json"], default="table",
+                        help="json: one object, for monitoring scripts")
+    status.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
 
     classify = sub.add_parser("classify", help="run the matcher over JSON Lines {id,title,text} on stdin")
     classify.add_argument("--watch", action="append",
@@ -72,20 +74,100 @@ def _parser() -> argparse.ArgumentParser:
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
+    def published_back(value: str) -> float:
+        """A duration back from now (7d) or a date (2026-11-30, 2026-11-30T12:00): seconds back."""
+        import datetime as dt
+        import re
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?", value.strip()):
+            try:
+                when = dt.datetime.fromisoformat(value.strip()).replace(tzinfo=dt.timezone.utc)
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+            return max(1.0, (dt.datetime.now(dt.timezone.utc) - when).total_seconds())
+        return since(value)
+
+    def count(value: str) -> int:
+        if not value.strip().isdigit() or len(value.strip()) > 9:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}")
+        return int(value)
+
+    def page_number(value: str) -> int:
+        number = count(value)
+        if number < 1:
+            raise argparse.ArgumentTypeError("pages count from 1")
+        return number
+
+    def formats(command) -> None:
+        command.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                             help="a table pages 50 rows; json and csv export every row in range")
+        command.add_argument("--limit", type=count, help="at most this many rows (0: all; a table's default is 50)")
+        command.add_argument("--page", type=page_number, help="which page of --limit rows (default 1)")
+
     def listing(name: str, text: str, default_since: str):
         command = sub.add_parser(name, help=text)
-        command.add_argument("--since", type=since, help=f"how far back (default {default_since}), e.g. 24h, 7d")
-        command.add_argument("--format", choices=["table", "json", "csv"], default="table")
+        command.add_argument("--since", type=published_back,
+                             help=f"published this far back or since this date (default {default_since}), e.g. 24h, "
+                                  "7d, 2026-11-30")
+        command.add_argument("--until", type=published_back, help="published up to this far back, or this date")
+        command.add_argument("--search", help='words and "phrases" in the title or text (all must be there)')
+        command.add_argument("--source")
+        formats(command)
         return command
 
+    def fact_filters(command) -> None:
+        command.add_argument("--watch")
+        command.add_argument("--direction", help="e.g. 'North Korea>Russia'")
+        command.add_argument("--country", help="either party, e.g. Russia")
+        command.add_argument("--item", help="troops, artillery, shells, missiles, drones, technology ...")
+        command.add_argument("--status", help="planned, pledged, agreed, delivered, deployed, in combat, denied ...")
+        command.add_argument("--severity", choices=["low", "medium", "high"])
+        fate = command.add_mutually_exclusive_group()
+        fate.add_argument("--alerted", action="store_true", help="only matches that alerted")
+        fate.add_argument("--held", action="store_true", help="only matches held back")
+        command.add_argument("--unread", action="store_true", help="only matches not yet marked read")
+        command.add_argument("--starred", action="store_true", help="only starred matches")
+
     matches = listing("matches", "stored matches, newest first, and whether (or why not) each alerted", "7d")
-    matches.add_argument("--watch")
-    matches.add_argument("--source")
+    fact_filters(matches)
     matches.add_argument("--story", type=row)
-    matches.add_argument("--limit", type=int, default=50)
-    stories = listing("stories", "stories with their outlets and how their facts grew", "30d")
-    stories.add_argument("--watch")
-    stories.add_argument("--limit", type=int, default=50)
+    stories = listing("stories", "stories with their outlets and what each report added", "30d")
+    fact_filters(stories)
+    articles = listing("articles", "every stored article, matched or not, and why not", "7d")
+    kind = articles.add_mutually_exclusive_group()
+    kind.add_argument("--matched", action="store_true", help="only articles some watch matched")
+    kind.add_argument("--unmatched", action="store_true", help="only articles no watch matched")
+    mark = sub.add_parser("mark", help="triage a match: read or unread, starred or not")
+    mark.add_argument("article", type=row, metavar="ID", help="the article id (first column of `matches`)")
+    mark.add_argument("--watch", help="only its match for this watch")
+    read = mark.add_mutually_exclusive_group()
+    read.add_argument("--read", dest="read", action="store_const", const=True)
+    read.add_argument("--unread", dest="read", action="store_const", const=False)
+    star = mark.add_mutually_exclusive_group()
+    star.add_argument("--star", dest="starred", action="store_const", const=True)
+    star.add_argument("--unstar", dest="starred", action="store_const", const=False)
+    verdict = sub.add_parser("verdict", help="say whether a match was right: relevant, not-relevant, "
+                                             "wrong-fact (--fact N), or missed (an unmatched article)")
+    verdict.add_argument("article", type=row, metavar="ID")
+    verdict.add_argument("label", choices=["relevant", "not-relevant", "wrong-fact", "missed",
+                                           "not_relevant", "wrong_fact"], metavar="LABEL")
+    verdict.add_argument("--watch", help="which watch (needed when the config has several)")
+    verdict.add_argument("--fact", type=page_number, help="wrong-fact: which fact, 1 for the first `show` lists")
+    verdict.add_argument("--note")
+    verdict.add_argument("--by", default="analyst", help="who says so (default: analyst)")
+    note = sub.add_parser("note", help="a note on a story (an empty text clears it)")
+    note.add_argument("story", type=row, metavar="STORY")
+    note.add_argument("text")
+    note.add_argument("--by", default="analyst")
+    feedback = sub.add_parser("feedback", help="the analysts' verdicts")
+    fsub = feedback.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    export = fsub.add_parser("export", help="verdicts as JSON Lines in classify's input format, with the label")
+    export.add_argument("--since", type=since, help="verdicts given this far back (default: all)")
+    export.add_argument("--watch")
+    export.add_argument("--output", "-o", help="write to this file (default: standard output)")
+    evaluate = sub.add_parser("evaluate", help="run the watches over a labelled JSON Lines file: precision, "
+                                               "recall and each disagreement")
+    evaluate.add_argument("file")
+    evaluate.add_argument("--watch", action="append", help="a watch name or YAML path (default: the config's)")
     show = sub.add_parser("show", help="one article: text with the evidence marked, facts, story, deliveries")
     show.add_argument("ref", metavar="ID|URL", type=article_ref)
     show.add_argument("--format", choices=["text", "json"], default="text")
@@ -107,14 +189,15 @@ def _parser() -> argparse.ArgumentParser:
     mute.add_argument("--reason")
     unmute = sub.add_parser("unmute", help="end a silence now")
     unmute.add_argument("mute_id", type=row, metavar="ID")
-    sub.add_parser("mutes", help="the silences in force")
+    mutes = sub.add_parser("mutes", help="the silences in force")
+    mutes.add_argument("--format", choices=["table", "json", "csv"], default="table")
     prune = sub.add_parser("prune", help="apply retention: old article text, run records, delivered alerts")
     prune.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
     db = sub.add_parser("db", help="the database schema")
     dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dsub.add_parser("upgrade", help="apply the schema migrations this release needs (back up first)")
     dsub.add_parser("current", help="the database's schema revision and this release's")
-    web = sub.add_parser("web", help="the read-only web view (stories, articles, sources, alerts, feed, metrics)")
+    web = sub.add_parser("web", help="the web view: stories, matches, articles, triage, sources, alerts, feed, metrics")
     web.add_argument("--listen", metavar="HOST:PORT", help="default: the config's web.listen, else 127.0.0.1:8080")
 
     demo = sub.add_parser("demo", help="the whole flow on a bundled local site, no internet needed")
@@ -123,9 +206,9 @@ def _parser() -> argparse.ArgumentParser:
     alerts = sub.add_parser("alerts", help="operate the alert outbox")
     asub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
     asub.add_parser("test", help="send a test alert through every channel and report each result")
-    lst = asub.add_parser("list", help="list alerts in the outbox")
+    lst = asub.add_parser("list", help="list alerts in the outbox, newest first")
     lst.add_argument("--status", choices=["pending", "dead", "delivered"])
-    lst.add_argument("--limit", type=int, default=50)
+    formats(lst)
     retry = asub.add_parser("retry", help="queue alerts again: one by id, or every dead one")
     group = retry.add_mutually_exclusive_group(required=True)
     group.add_argument("alert_id", nargs="?", metavar="ID")
@@ -188,6 +271,9 @@ def _dispatch(args) -> int:
         from wirewatch.crawler.commands.classify import classify
         from wirewatch.crawler.conf.load import watch_refs
         return classify(args, (lambda a: watch_refs(_config_path(a))) if _wants_config(args) else None)
+    if command == "evaluate":
+        from wirewatch.crawler.commands.feedback import evaluate_command
+        return evaluate_command(load(args) if _wants_config(args) else None, args)
     if command == "demo":
         from wirewatch.crawler.demo.run import run_demo
         return run_demo(args.db, args.log_level)
@@ -213,11 +299,15 @@ def _dispatch(args) -> int:
         return Daemon(_config_path(args), config, args.log_level, args.log_format).run()
     if command == "status":
         from wirewatch.crawler.commands.operator import print_status
-        return print_status(config, as_json=args.json)
+        return print_status(config, as_json=args.format == "json")
     if command in ("mute", "unmute", "mutes"):
         from wirewatch.crawler.commands import silences
         return getattr(silences, f"{command}_command")(config, args)
-    if command in ("matches", "stories", "show", "rescan"):
+    if command in ("mark", "verdict", "note", "feedback"):
+        from wirewatch.crawler.commands import feedback
+        name = "export" if command == "feedback" else command
+        return getattr(feedback, f"{name}_command")(config, args)
+    if command in ("matches", "stories", "articles", "show", "rescan"):
         from wirewatch.crawler.commands import desk
         return getattr(desk, f"{command}_command")(config, args)
     if command == "web":

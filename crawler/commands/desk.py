@@ -19,39 +19,84 @@ def _fate(body: dict) -> str:
     return "alerted" if body["alerted"] else f"held: {body['held_back'] or '?'}"
 
 
+def _triage(b: dict) -> str:
+    marks = ("★" if b.get("starred") else "") + ("" if b.get("read") else "•")
+    verdict = b.get("verdict")
+    return marks + (f" {verdict['label']}" if verdict else "")
+
+
 MATCH_COLUMNS = [
     Column("id", lambda b: b["article_id"], 6, right=True),
-    Column("found (UTC)", lambda b: b["time"][:16].replace("T", " "), 16),
-    Column("source", lambda b: b["article"]["source"], 16),
+    Column("published (UTC)", lambda b: _minute(b["article"]["published"] or b["time"]), 16),
+    Column("found", lambda b: _minute(b["time"]), 16),
+    Column("source", lambda b: b["article"]["source"], 14),
     Column("title", lambda b: b["article"]["title"]),
-    Column("score", lambda b: f"{b['score']:.2f}", 5, right=True),
+    Column("sev", lambda b: b["severity"], 6),
     Column("facts", lambda b: "; ".join(fact_line(f) for f in payload_facts(b))),
-    Column("alert", _fate, 20),
+    Column("alert", _fate, 18),
+    Column("triage", _triage, 14),
 ]
 MATCH_CSV = [
-    Column("article_id", lambda b: b["article_id"]), Column("time", lambda b: b["time"]),
+    Column("article_id", lambda b: b["article_id"]), Column("published", lambda b: b["article"]["published"]),
+    Column("found", lambda b: b["time"]),
     Column("source", lambda b: b["article"]["source"]), Column("title", lambda b: b["article"]["title"]),
     Column("url", lambda b: b["article"]["url"]), Column("watch", lambda b: b["watch"]),
     Column("score", lambda b: b["score"]), Column("severity", lambda b: b["severity"]),
     Column("facts", lambda b: "; ".join(fact_line(f) for f in payload_facts(b))),
     Column("alerted", lambda b: b["alerted"]), Column("held_back", lambda b: b["held_back"]),
-    Column("story", lambda b: b["story"]["id"]),
+    Column("story", lambda b: b["story"]["id"]), Column("read", lambda b: b["read"]),
+    Column("starred", lambda b: b["starred"]),
+    Column("verdict", lambda b: (b.get("verdict") or {}).get("label")),
+    Column("verdict_by", lambda b: (b.get("verdict") or {}).get("by")),
 ]
 
 
+def _minute(value: str | None) -> str:
+    return (value or "")[:16].replace("T", " ")
+
+
 def filters_of(args, default_since: float | None) -> queries.Filters:
+    """The listing options: a table shows 50 rows a page by default, an export every row;
+    `--limit 0` means every row in a table too."""
+    limit = getattr(args, "limit", None)
+    if limit is None:
+        limit = 50 if getattr(args, "format", "table") == "table" else None
+    limit = limit or None
+    page = getattr(args, "page", None) or 1
+    alerted = "alerted" if getattr(args, "alerted", False) else "held" if getattr(args, "held", False) else None
     return queries.Filters(watch=getattr(args, "watch", None), source=getattr(args, "source", None),
-                           since=args.since if args.since is not None else default_since,
-                           story=getattr(args, "story", None), limit=getattr(args, "limit", None) or 50)
+                           since=getattr(args, "since", None) if getattr(args, "since", None) is not None else default_since,
+                           until=getattr(args, "until", None), story=getattr(args, "story", None),
+                           search=getattr(args, "search", None), direction=getattr(args, "direction", None),
+                           country=getattr(args, "country", None), item=getattr(args, "item", None),
+                           status=getattr(args, "status", None), severity=getattr(args, "severity", None),
+                           alerted=alerted, unread=getattr(args, "unread", False),
+                           starred=getattr(args, "starred", False), limit=limit,
+                           offset=(page - 1) * (limit or 0))
+
+
+def page_note(page: queries.Page, noun: str, fmt: str) -> None:
+    """Nothing is cut silently: a table says where it stands, an export that stops early says so."""
+    if fmt == "table":
+        if page.total and not page.complete:
+            nxt = page.next_offset()
+            more = f" · --page {nxt // page.limit + 1} for the next" if nxt is not None and page.limit else ""
+            print(f"{page.describe(noun)}{more} · --limit 0 for all")
+        elif page.total:
+            print(page.describe(noun))
+    elif not page.complete:
+        print(f"wirewatch: {page.describe(noun)} written (--limit/--page); "
+              f"{page.total - len(page.rows)} left out", file=sys.stderr)
 
 
 def matches_command(config: Config, args) -> int:
     sessions = open_database(config.storage, config.base_dir)
     with sessions() as session:
-        rows = queries.matches(session, filters_of(args, 7 * 86400))
-    write(rows, MATCH_CSV if args.format == "csv" else MATCH_COLUMNS, args.format, sys.stdout)
-    if not rows and args.format == "table":
+        page = queries.matches(session, filters_of(args, 7 * 86400))
+    write(page.rows, MATCH_CSV if args.format == "csv" else MATCH_COLUMNS, args.format, sys.stdout)
+    if not page.rows and args.format == "table":
         print("no matches" + _unknown(sessions, args))
+    page_note(page, "matches", args.format)
     return 0
 
 
@@ -69,33 +114,71 @@ def _unknown(sessions, args) -> str:
     return ""
 
 
+STORY_COLUMNS = [Column("story", lambda v: v.id, 6, right=True),
+                 Column("first published", lambda v: _minute(iso(v.first_published)), 16),
+                 Column("latest", lambda v: _minute(iso(v.last_published)), 16),
+                 Column("reports", lambda v: v.articles, 7, right=True),
+                 Column("alerts", lambda v: v.alerts, 6, right=True),
+                 Column("outlets", lambda v: f"{len(v.outlets)}: {', '.join(v.outlets)}"),
+                 Column("title", lambda v: v.title)]
+
+
 def stories_command(config: Config, args) -> int:
     sessions = open_database(config.storage, config.base_dir)
     with sessions() as session:
-        views = queries.stories(session, filters_of(args, 30 * 86400))
+        page = queries.stories(session, filters_of(args, 30 * 86400))
+    views = page.rows
     if args.format == "json":
         write(views, [], "json", sys.stdout, as_json=lambda v: v.as_json())
-        return 0
-    columns = [Column("story", lambda v: v.id, 6, right=True),
-               Column("first seen", lambda v: f"{v.first_seen:%Y-%m-%d %H:%M}", 16),
-               Column("last seen", lambda v: f"{v.last_seen:%Y-%m-%d %H:%M}", 16),
-               Column("articles", lambda v: v.articles, 8, right=True),
-               Column("outlets", lambda v: f"{len(v.outlets)}: {', '.join(v.outlets)}"),
-               Column("title", lambda v: v.title)]
-    if args.format == "csv":
-        write(views, columns + [Column("facts", lambda v: "; ".join(v.facts))], "csv", sys.stdout)
-        return 0
-    header, *lines = table_lines(views, columns)
-    if views:
-        print(header)
-    for view, text in zip(views, lines):
-        print(text)
-        for step in view.growth:                 # which article added which facts, in order
-            added = ("first report: " if step["first"] else "new: " if step["added"] else "") + \
-                ("; ".join(step["added"]) or "nothing new")
-            print(visible(f"        + #{step['article_id']} {step['source']}: {step['title'] or ''} → {added}"))
-    if not views:
-        print("no stories")
+    elif args.format == "csv":
+        write(views, STORY_COLUMNS + [Column("found", lambda v: iso(v.first_seen)),
+                                      Column("facts", lambda v: "; ".join(v.lines)),
+                                      Column("note", lambda v: v.note)], "csv", sys.stdout)
+    else:
+        header, *lines = table_lines(views, STORY_COLUMNS)
+        if views:
+            print(header)
+        for view, text in zip(views, lines):
+            print(text)
+            if view.note:
+                print(visible(f"        note ({view.note_by}): {view.note}"))
+            for step in view.growth:                 # what each report added, in order of publication
+                added = ("first report: " if step["first"] else "new: " if step["added"] else "") + \
+                    ("; ".join(step["added"]) or "nothing new")
+                print(visible(f"        + #{step['article_id']} {step['source']}: {step['title'] or ''} → {added}"))
+        if not views:
+            print("no stories")
+    page_note(page, "stories", args.format)
+    return 0
+
+
+ARTICLE_COLUMNS = [
+    Column("id", lambda r: r["article_id"], 6, right=True),
+    Column("published (UTC)", lambda r: _minute(r["published"] or r["found"]), 16),
+    Column("source", lambda r: r["source"], 14),
+    Column("title", lambda r: r["title"]),
+    Column("matched", lambda r: ", ".join(f"{m['watch']} ({'alerted' if m['alerted'] else m['held_back']})"
+                                          for m in r["matches"]) or "no"),
+    Column("why not", lambda r: r.get("reason") or ""),
+]
+ARTICLE_CSV = [Column("article_id", lambda r: r["article_id"]), Column("published", lambda r: r["published"]),
+               Column("found", lambda r: r["found"]), Column("source", lambda r: r["source"]),
+               Column("title", lambda r: r["title"]), Column("url", lambda r: r["url"]),
+               Column("matched", lambda r: ", ".join(m["watch"] for m in r["matches"])),
+               Column("reason", lambda r: r.get("reason")),
+               Column("verdicts", lambda r: ", ".join(f"{v['watch']}: {v['label']}" for v in r["verdicts"]))]
+
+
+def articles_command(config: Config, args) -> int:
+    sessions = open_database(config.storage, config.base_dir)
+    matched = True if args.matched else False if args.unmatched else None
+    with sessions() as session:
+        page = queries.articles(session, filters_of(args, 7 * 86400), matched)
+        queries.reasons(config, page.rows, session)
+    write(page.rows, ARTICLE_CSV if args.format == "csv" else ARTICLE_COLUMNS, args.format, sys.stdout)
+    if not page.rows and args.format == "table":
+        print("no articles")
+    page_note(page, "articles", args.format)
     return 0
 
 
@@ -153,7 +236,10 @@ def show_command(config: Config, args) -> int:
         print(visible(f"delivery {d['channel']}: {d['status']} after {d['attempts']} attempt(s)"
                       + (f" — {d['last_error']}" if d["last_error"] and d["status"] != "delivered" else "")))
     if not view.matches:
-        print("no match for this article")
+        with sessions() as session:
+            row = {"article_id": article.id, "matches": []}
+            queries.reasons(config, [row], session)
+        print(visible(f"no match for this article: {row.get('reason') or 'no watch matched it'}"))
     return 0
 
 

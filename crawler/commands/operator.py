@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.dates import iso
+from wirewatch.crawler.desk.formats import Column, write
 from wirewatch.crawler.display import visible
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.schema import Outbox, utcnow
@@ -91,7 +93,7 @@ def _ago(when: dt.datetime | None) -> str:
 def _due(when: dt.datetime | None) -> str:
     """When the daemon checks the source next: 'in 40s', 'now' when it is due or overdue."""
     if when is None:
-        return "now"
+        return "-"
     seconds = int((when - utcnow()).total_seconds())
     if seconds <= 0:
         return "now"
@@ -142,25 +144,42 @@ def print_status(config: Config, as_json: bool = False) -> int:
 def alerts_command(config: Config, args) -> int:
     sessions = open_database(config.storage, config.base_dir)
     if args.alerts_command == "list":
-        return _list(sessions, args.status, args.limit)
+        return _list(sessions, args)
     if args.alerts_command == "retry":
         return _retry(sessions, args.alert_id, args.dead)
     return _test(config, sessions)
 
 
-def _list(sessions, status: str | None, limit: int) -> int:
+ALERT_COLUMNS = [
+    Column("alert", lambda r: r.alert_id, 36), Column("channel", lambda r: r.channel, 12),
+    Column("status", lambda r: r.status, 9), Column("attempts", lambda r: r.attempts, 8, right=True),
+    Column("kind", lambda r: r.kind, 11),
+    Column("what", lambda r: (r.payload.get("article") or {}).get("title") or r.payload.get("message") or ""),
+    Column("last error", lambda r: r.last_error if r.status != "delivered" else ""),
+]
+ALERT_CSV = ALERT_COLUMNS + [Column("created", lambda r: iso(r.created_at)),
+                             Column("delivered", lambda r: iso(r.delivered_at))]
+
+
+def _list(sessions, args) -> int:
+    from wirewatch.crawler.commands.desk import filters_of, page_note
+    from wirewatch.crawler.desk.queries import Page
+    paging = filters_of(args, None)
     with sessions() as session:
-        query = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
-        if status:
-            query = query.where(Outbox.status == status)
+        where = [Outbox.status == args.status] if args.status else []
+        query = select(Outbox).where(*where).order_by(Outbox.id.desc())
+        if paging.limit:
+            query = query.limit(paging.limit).offset(paging.offset)
         rows = list(session.scalars(query))
-    for row in rows:
-        title = (row.payload.get("article") or {}).get("title") or row.payload.get("message") or ""
-        error = f"  [{row.last_error[:80]}]" if row.last_error and row.status != "delivered" else ""
-        print(visible(f"{row.alert_id}  {row.channel:12} {row.status:9} attempts={row.attempts} "
-                      f"{row.kind:11} {title[:60]}{error}"))
-    if not rows:
+        total = session.scalar(select(func.count(Outbox.id)).where(*where)) or 0
+    page = Page(rows, total, paging.offset, paging.limit)
+    write(rows, ALERT_CSV if args.format == "csv" else ALERT_COLUMNS, args.format, sys.stdout,
+          as_json=lambda r: {"alert_id": r.alert_id, "channel": r.channel, "status": r.status,
+                             "attempts": r.attempts, "kind": r.kind, "last_error": r.last_error,
+                             "created": iso(r.created_at), "delivered": iso(r.delivered_at), "payload": r.payload})
+    if not rows and args.format == "table":
         print("no alerts")
+    page_note(page, "alert rows", args.format)
     return 0
 
 

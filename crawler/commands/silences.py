@@ -5,10 +5,13 @@ later matches alert again (the muted ones stay muted)."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 from wirewatch.crawler.conf.model import Config
+from wirewatch.crawler.desk.formats import Column, write
 from wirewatch.crawler.display import visible
 from wirewatch.crawler.errors import ConfigError
+from wirewatch.crawler.desk.queries import stored_sources
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.mutes import active_mutes
 from wirewatch.crawler.store.schema import Mute, Story, utcnow
@@ -21,8 +24,8 @@ def mute_command(config: Config, args) -> int:
     with sessions.begin() as session:
         if kind == "story" and session.get(Story, value) is None:
             raise ConfigError(f"no story #{value} (see `wirewatch stories`)")
-        if kind == "source" and value not in {s.name for s in config.sources}:
-            raise ConfigError(f"no source named {value!r} in the config")
+        if kind == "source" and value not in {s.name for s in config.sources} | set(stored_sources(session)):
+            raise ConfigError(f"no source named {value!r} in the config or the database")
         if kind == "watch" and value not in _watch_names(config):
             raise ConfigError(f"no watch named {value!r} in the config")
         mute = Mute(kind=kind, value=str(value), until=utcnow() + dt.timedelta(seconds=args.duration),
@@ -49,10 +52,16 @@ def mutes_command(config: Config, args) -> int:
     sessions = open_database(config.storage, config.base_dir)
     with sessions() as session:
         mutes = active_mutes(session)
-    for mute in mutes:
-        print(visible(mute.line()))
-    if not mutes:
-        print("no silences in force")
+    fmt = getattr(args, "format", "table")
+    if fmt == "table":
+        for mute in mutes:
+            print(visible(mute.line()))
+        if not mutes:
+            print("no silences in force")
+        return 0
+    columns = [Column(key, (lambda k: lambda m: m.as_json().get(k))(key))
+               for key in ("id", "kind", "value", "until", "reason")]
+    write(mutes, columns, fmt, sys.stdout, as_json=lambda m: m.as_json())
     return 0
 
 

@@ -52,6 +52,8 @@ def secret_values(model: BaseModel) -> list[str]:
                 found.append(value)
             elif isinstance(value, (list, tuple)):           # a list of secrets (apprise URLs)
                 found.extend(v for v in value if isinstance(v, str))
+            elif isinstance(value, dict):                    # name → secret (web.users)
+                found.extend(v for v in value.values() if isinstance(v, str))
         for inner in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(inner, BaseModel):
                 found.extend(secret_values(inner))

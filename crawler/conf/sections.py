@@ -208,6 +208,7 @@ class Web(Strict):
     allowed_hosts: list[str] = []        # Host names the view answers to, besides its address and localhost
     secure_cookies: bool = False         # mark the session cookie Secure (served behind HTTPS)
     trusted_proxy: str | None = None     # a proxy's address whose X-Forwarded-Proto / -Host are believed
+    users: dict[str, Secret] = {}        # name → token: each analyst signs their verdicts and notes
 
     @field_validator("listen")
     @classmethod
@@ -233,14 +234,32 @@ class Web(Strict):
                 raise ValueError(f"not an IP address: {value[:60]!r}") from None
         return value
 
+    @field_validator("users")
+    @classmethod
+    def _users(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, token in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}", name):
+                raise ValueError(f"not a user name: {name[:60]!r} (letters, digits, . _ -)")
+            if not token:
+                raise ValueError(f"web.users.{name} has an empty token")
+        if len(set(value.values())) != len(value):
+            raise ValueError("two web.users share a token: each analyst needs their own")
+        return value
+
     @model_validator(mode="after")
     def _token_beyond_loopback(self) -> "Web":
-        if not self.loopback and not self.token:
-            raise ValueError(f"listening on {self.listen} (beyond loopback) requires web.token")
-        if not self.loopback and len(self.token) < MIN_TOKEN:
-            raise ValueError(f"web.token must be at least {MIN_TOKEN} characters to listen beyond loopback "
+        if not self.loopback and not self.token and not self.users:
+            raise ValueError(f"listening on {self.listen} (beyond loopback) requires web.token or web.users")
+        short = [name for name, token in self.tokens().items() if len(token) < MIN_TOKEN]
+        if not self.loopback and short:
+            which = "web.token" if short == ["analyst"] and self.token else f"web.users.{short[0]}'s token"
+            raise ValueError(f"{which} must be at least {MIN_TOKEN} characters to listen beyond loopback "
                              "(e.g. token: ${WIREWATCH_WEB_TOKEN} with `openssl rand -hex 32`)")
         return self
+
+    def tokens(self) -> dict[str, str]:
+        """Who may use the view, by token: each of `users`, and `analyst` for the shared `token`."""
+        return {**({"analyst": self.token} if self.token else {}), **self.users}
 
     def host_allowed(self, host_header: str) -> bool:
         """The Host a request names must be this view's own (its address, localhost or a name in

@@ -35,11 +35,15 @@ def run_demo(db: str | None, log_level: str = "INFO") -> int:
     from wirewatch.crawler.service.runner import run_crawl
     from wirewatch.crawler.store.database import open_database
 
-    site = LocalSite().start()
+    before = _earlier_port(db)
+    site = _start_site(before)
     articles = load_articles()
     site.pages.update(build_site(articles, site.base))
     with tempfile.TemporaryDirectory(prefix="wirewatch-demo-") as tmp:
         db_path = os.path.abspath(db) if db else os.path.join(tmp, "demo.db")
+        if before is not None:
+            print(f"wirewatch demo: {db_path} already holds the demo site's articles; the site is served on the "
+                  f"same address again, so they are known, not stored twice")
         config = demo_config(site.base, db_path)
         sessions = open_database(config.storage)
         print(f"wirewatch demo: serving a bundled news site at {site.base} (feed, sitemap, robots.txt)")
@@ -71,6 +75,30 @@ def run_demo(db: str | None, log_level: str = "INFO") -> int:
                   f"   wirewatch matches; wirewatch stories; wirewatch show ID; wirewatch web")
     site.stop()
     return 0 if first.ok and second.ok else 1
+
+
+def _earlier_port(db: str | None) -> int | None:
+    """The port an earlier demo run on this database served its site on (its article URLs name it)."""
+    if not db or not os.path.exists(db):
+        return None
+    import sqlite3
+    from urllib.parse import urlsplit
+    try:
+        with sqlite3.connect(f"file:{os.path.abspath(db)}?mode=ro", uri=True) as connection:
+            row = connection.execute("SELECT url FROM articles WHERE url LIKE 'http://127.0.0.1:%' LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return None
+    return urlsplit(row[0]).port if row else None
+
+
+def _start_site(port: int | None) -> LocalSite:
+    if port is not None:
+        try:
+            return LocalSite().start(port)
+        except OSError:
+            print(f"wirewatch demo: port {port} of the earlier run is busy: its articles will be found again "
+                  "under a new address")
+    return LocalSite().start()
 
 
 def _summary(report) -> None:

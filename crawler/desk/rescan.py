@@ -77,7 +77,7 @@ def _apply(session: Session, article: Article, result: MatchResult, before: Matc
            alert: bool) -> None:
     if result.stored and before is None:
         reason = store_match(session, article, result, channels, policy, now,
-                             hold=None if alert else "rescan")
+                             hold=None if alert else "rescan", found=article.fetched_at)
         report.gained.append((article.id, result.watch, article.title, reason))
     elif not result.stored and before is not None:
         session.execute(update(Outbox).where(Outbox.match_id == before.id).values(match_id=None))

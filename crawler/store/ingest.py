@@ -93,9 +93,11 @@ def hold_back(policy: AlertPolicy, source: str, published: dt.datetime, now: dt.
 
 
 def store_match(session: Session, article: Article, result: MatchResult, routes: Routes,
-                policy: AlertPolicy, now: dt.datetime, hold: str | None = None) -> str | None:
+                policy: AlertPolicy, now: dt.datetime, hold: str | None = None,
+                found: dt.datetime | None = None) -> str | None:
     """Store one match with its facts and story; queue its alert unless something holds it back
-    (`hold` forces a reason, e.g. a rescan without --alert). Returns the reason, or None."""
+    (`hold` forces a reason, e.g. a rescan without --alert). `found`: when the report was found,
+    if not now (a rescan matches what an earlier crawl found). Returns the reason, or None."""
     channels = routes.alert(result.watch, result.severity)     # "no channel" when none takes it
     placed = assign_story(session, result.watch, article, result.facts, result.names,
                           policy.tolerance(result.watch))
@@ -112,7 +114,8 @@ def store_match(session: Session, article: Article, result: MatchResult, routes:
                      severity=result.severity, rule=result.rule,
                      evidence=[e.as_json() for e in result.evidence],
                      story_id=story.id, alerted=reason is None, held_back=reason,
-                     news=None if placed.first else [n.line() for n in placed.news])
+                     news=None if placed.first else [n.line() for n in placed.news],
+                     **({"created_at": found} if found is not None else {}))
     session.add(match)
     session.flush()
     session.add_all(FactRow.of(match.id, fact) for fact in result.facts)

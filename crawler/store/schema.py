@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -99,6 +101,9 @@ class Story(Base):
     last_published: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
     first_alert_id: Mapped[str | None] = mapped_column(String(64))  # follow-ups thread to it
     alerts: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)                   # the desk's note on it
+    note_by: Mapped[str | None] = mapped_column(String(100))
+    note_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)   # what the index re-reads
 
@@ -117,6 +122,24 @@ class MatchRow(Base):
     held_back: Mapped[str | None] = mapped_column(String(80))   # why it did not alert
     news: Mapped[list | None] = mapped_column(JSON)             # what it added to its story (lines)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    read: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())      # triage
+    starred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Verdict(Base):
+    """An analyst's word on a match or an article: relevant, not relevant, a wrong fact (which one),
+    or missed (an article the watch should have matched). The newest per article and watch counts;
+    earlier ones stay as the record."""
+    __tablename__ = "verdicts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    match_id: Mapped[int | None] = mapped_column(ForeignKey("matches.id"))
+    watch: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(20))          # relevant | not_relevant | wrong_fact | missed
+    fact: Mapped[dict | None] = mapped_column(JSON)         # the fact a wrong_fact verdict names
+    note: Mapped[str | None] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class FactRow(Base):
@@ -271,3 +294,10 @@ class RunSource(Base):
     errors: Mapped[list] = mapped_column(default=list)
     warnings: Mapped[list | None] = mapped_column(JSON)      # parts that failed in a crawl that succeeded
     duration: Mapped[float | None] = mapped_column(Float)
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _search_index(_target, connection, **_kw) -> None:
+    """A new database gets the full-text index with its tables (crawler.store.search)."""
+    from wirewatch.crawler.store.search import install
+    install(connection)

@@ -50,8 +50,8 @@ def web_command(config: Config, listen: str | None) -> int:
     server = make_server(config, web)
     host, port = web.address
     shown = f"[{host}]" if ":" in host else host
-    log.info("web view on http://%s:%d/ (read-only%s); Ctrl-C stops it", shown, port,
-             ", token required" if web.token else "")
+    log.info("web view on http://%s:%d/%s; Ctrl-C stops it", shown, port,
+             " (a token required)" if web.tokens() else "")
     try:
         server.run()
     except KeyboardInterrupt:
