@@ -75,6 +75,9 @@ def amount_words(fact: Fact) -> str:
     """The amount as the text gave it ('about 11,000', 'millions of', 'a third of'), with the figure
     beside words that spell one ('Twelve thousand (12,000)'); '' when the text gave none."""
     text = (fact.quantity_text or "").strip()
+    if text[:1].isupper() and text[1:2].islower() and not any(ch.isdigit() for ch in text.split()[0]) \
+            and len(text.split()) > 1:
+        text = text[0].lower() + text[1:]        # "Around 300" began its sentence: "around 300" mid-line
     if fact.quantity is not None:
         if not text:
             return f"{'~' if fact.approx else ''}{fact.quantity:,}"

@@ -131,7 +131,7 @@ def test_show_marks_the_evidence_by_role_and_lists_facts_story_and_deliveries(de
     out = _run(capsys, "-c", str(desk["config"]), "show", str(article.id))
     assert "[supplier: North Korea]" in out and "[item: troops]" in out and "[recipient: Russia]" in out
     assert "[quantity: about 3,000]" in out
-    assert "fact: North Korea → Russia: about 3,000 troops" in out
+    assert "fact 1: North Korea → Russia: about 3,000 troops" in out
     assert "story #" in out and "delivery webhook: delivered" in out
     by_url = json.loads(_run(capsys, "-c", str(desk["config"]), "show", article.url, "--format", "json"))
     assert by_url["article"]["id"] == article.id

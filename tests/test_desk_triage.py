@@ -107,11 +107,13 @@ def test_exports_hold_every_row_and_tables_say_where_they_stand(desk, capsys):
     assert len(json.loads(out)) == 215
     out, _ = run(capsys, "-c", desk["path"], "matches")
     lines = out.splitlines()
-    assert len(lines) == 52 and lines[-1] == "1–50 of 215 matches · --page 2 for the next · --limit 0 for all"
+    assert len(lines) == 52 and lines[-1] == ("1–50 of 215 matches published in the last 7d (--since for older) · "
+                                              "--page 2 for the next · --limit 0 for all")
     out, _ = run(capsys, "-c", desk["path"], "matches", "--page", "5")
-    assert out.splitlines()[-1] == "201–215 of 215 matches · --limit 0 for all" and len(out.splitlines()) == 17
+    assert out.splitlines()[-1] == ("201–215 of 215 matches published in the last 7d (--since for older) · "
+                                    "--limit 0 for all") and len(out.splitlines()) == 17
     out, _ = run(capsys, "-c", desk["path"], "matches", "--limit", "0")
-    assert out.splitlines()[-1] == "1–215 of 215 matches"
+    assert out.splitlines()[-1] == "1–215 of 215 matches published in the last 7d (--since for older)"
     out, err = run(capsys, "-c", desk["path"], "matches", "--format", "csv", "--limit", "10")
     assert len(list(csv.DictReader(io.StringIO(out)))) == 10
     assert err.strip() == "wirewatch: 1–10 of 215 matches written (--limit/--page); 205 left out"
@@ -201,7 +203,7 @@ def test_triage_on_the_command_line_then_a_labelled_export_and_evaluate(desk, ca
     assert len(unread) == 214
     out, _ = run(capsys, "-c", path, "verdict", str(first), "wrong-fact", "--fact", "1", "--note", "figure is launchers",
                  "--by", "mina")
-    assert "wrong_fact (drones, North Korea → Russia) by mina" in out
+    assert "wrong-fact (drones, North Korea → Russia) by mina" in out
     run(capsys, "-c", path, "verdict", str(second), "relevant")
     unmatched = json.loads(run(capsys, "-c", path, "articles", "--format", "json", "--unmatched", "--limit", "1")[0])
     run(capsys, "-c", path, "verdict", str(unmatched[0]["article_id"]), "missed", "--note", "no, it is tourism")
@@ -227,6 +229,7 @@ def test_triage_on_the_command_line_then_a_labelled_export_and_evaluate(desk, ca
     assert "3 labelled article(s): precision 1.000 (2 of 2 matches right), recall 0.667 (2 of 3 that should match)" in out
     assert "wrong facts still given: 1 of 1" in out
     assert "labelled missed, no match: keyword query not satisfied" in out
+    assert main(["evaluate", str(tmp_path / "nowhere.jsonl")]) == 2         # one line, no traceback
     classified = [json.loads(line) for line in __import__("subprocess").run(
         [__import__("sys").executable, "-m", "wirewatch.crawler.commands.cli", "classify"],
         input=labelled.read_text(encoding="utf-8"), capture_output=True, text=True, timeout=60).stdout.splitlines()]

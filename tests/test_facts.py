@@ -124,7 +124,7 @@ def test_a_share_is_a_share_and_casualties_are_their_own_kind(matcher):
     assert ("troops", 12000, "12,000", None) in kinds
     assert ("casualties", None, "About a third of", "total") in kinds
     line = fact_line(next(f for f in result.facts if f.item == "casualties"))
-    assert line == "North Korean troops in Russia's war: About a third killed or wounded"
+    assert line == "North Korean troops in Russia's war: about a third killed or wounded"     # mid-line: lower case
 
 
 @pytest.mark.parametrize("text, kind, value", [

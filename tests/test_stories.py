@@ -336,9 +336,16 @@ def test_rescan_restory_regroups_under_the_new_rules_and_sends_nothing(tmp_path,
     data["figure_tolerance"] = 0.6
     watch.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
+    with desk.sessions() as session:
+        story = session.scalars(select(Story.id)).first()
+    assert main(["-c", str(desk.path), "note", str(story), "Check the NIS briefing", "--by", "mina"]) == 0
+    shown = json.loads(_stories_json(capsys, desk.path))
     assert main(["-c", str(desk.path), "rescan", "--restory"]) == 0
     out = capsys.readouterr().out
     assert "nothing was sent" in out and "1 stories before, 1 after" in out
+    again = json.loads(_stories_json(capsys, desk.path))      # the note and the found times stay
+    assert again[0]["note"] == shown[0]["note"] and again[0]["note"]["by"] == "mina"
+    assert (again[0]["first_seen"], again[0]["last_seen"]) == (shown[0]["first_seen"], shown[0]["last_seen"])
     assert desk.news("half") == []                     # within 60% now: it adds nothing
     with desk.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Outbox)) == queued
@@ -347,6 +354,12 @@ def test_rescan_restory_regroups_under_the_new_rules_and_sends_nothing(tmp_path,
     watch.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     assert main(["-c", str(desk.path), "rescan", "--restory"]) == 0
     assert desk.news("half") == ["North Korea → Russia: about 16,500 troops (deployed) — figure changed"]
+
+
+def _stories_json(capsys, path) -> str:
+    capsys.readouterr()
+    assert main(["-c", str(path), "stories", "--format", "json", "--since", "30d"]) == 0
+    return capsys.readouterr().out
 
 
 def test_the_story_page_shows_what_each_report_added(tmp_path):

@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument("--timeout", type=float, help="wall-clock limit in seconds (default network.crawl_timeout)")
     crawl.add_argument("--no-alerts", action="store_true",
                        help="trial run: store and match, but queue and send no alert")
-    sub.add_parser("run", help="the daemon: crawl each source on its schedule and deliver alerts")
+    daemon = sub.add_parser("run", help="the daemon: crawl each source on its schedule and deliver alerts")
+    daemon.add_argument("--standby", action="store_true",
+                        help="PostgreSQL: when another daemon holds the database, wait and take over when it goes")
     sub.add_parser("check", help="validate the config and print the plan")
     probe = sub.add_parser("probe", help="fetch each source once, live, and say if it is usable; stores nothing")
     probe.add_argument("sources", nargs="*", metavar="SOURCE")
@@ -118,8 +120,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--watch")
         command.add_argument("--direction", help="e.g. 'North Korea>Russia'")
         command.add_argument("--country", help="either party, e.g. Russia")
-        command.add_argument("--item", help="troops, artillery, shells, missiles, drones, technology ...")
-        command.add_argument("--status", help="planned, pledged, agreed, delivered, deployed, in combat, denied ...")
+        from wirewatch.crawler.desk.queries import CHOICES
+        command.add_argument("--item", choices=CHOICES["items"], metavar="ITEM",
+                             help=f"one of {', '.join(CHOICES['items'])}")
+        command.add_argument("--status", choices=CHOICES["statuses"], metavar="STATUS",
+                             help=f"one of {', '.join(CHOICES['statuses'])}")
         command.add_argument("--severity", choices=["low", "medium", "high"])
         fate = command.add_mutually_exclusive_group()
         fate.add_argument("--alerted", action="store_true", help="only matches that alerted")
@@ -296,7 +301,7 @@ def _dispatch(args) -> int:
         return probe_command(config, args.sources)
     if command == "run":
         from wirewatch.crawler.service.daemon import Daemon
-        return Daemon(_config_path(args), config, args.log_level, args.log_format).run()
+        return Daemon(_config_path(args), config, args.log_level, args.log_format, args.standby).run()
     if command == "status":
         from wirewatch.crawler.commands.operator import print_status
         return print_status(config, as_json=args.format == "json")

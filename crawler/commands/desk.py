@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 from wirewatch.alerts.model import fact_line, payload_facts
@@ -75,18 +76,25 @@ def filters_of(args, default_since: float | None) -> queries.Filters:
                            offset=(page - 1) * (limit or 0))
 
 
-def page_note(page: queries.Page, noun: str, fmt: str) -> None:
-    """Nothing is cut silently: a table says where it stands, an export that stops early says so."""
+def page_note(page: queries.Page, noun: str, fmt: str, window: str | None = None) -> None:
+    """Nothing is cut silently: a table says where it stands and which publication window it
+    shows by default, an export that stops early says so."""
+    scope = f" published in the last {window} (--since for older)" if window else ""
     if fmt == "table":
         if page.total and not page.complete:
             nxt = page.next_offset()
             more = f" · --page {nxt // page.limit + 1} for the next" if nxt is not None and page.limit else ""
-            print(f"{page.describe(noun)}{more} · --limit 0 for all")
-        elif page.total:
-            print(page.describe(noun))
+            print(f"{page.describe(noun)}{scope}{more} · --limit 0 for all")
+        elif page.total or window:
+            print(f"{page.describe(noun)}{scope}")
     elif not page.complete:
         print(f"wirewatch: {page.describe(noun)} written (--limit/--page); "
               f"{page.total - len(page.rows)} left out", file=sys.stderr)
+
+
+def _window(args, default: str) -> str | None:
+    """The default publication window, when the listing applied it."""
+    return default if getattr(args, "since", None) is None else None
 
 
 def matches_command(config: Config, args) -> int:
@@ -96,7 +104,7 @@ def matches_command(config: Config, args) -> int:
     write(page.rows, MATCH_CSV if args.format == "csv" else MATCH_COLUMNS, args.format, sys.stdout)
     if not page.rows and args.format == "table":
         print("no matches" + _unknown(sessions, args))
-    page_note(page, "matches", args.format)
+    page_note(page, "matches", args.format, _window(args, "7d"))
     return 0
 
 
@@ -105,12 +113,19 @@ def _unknown(sessions, args) -> str:
     from sqlalchemy import select
 
     from wirewatch.crawler.store.schema import Article, MatchRow
+    from wirewatch.crawler.store.schema import FactRow
     with sessions() as session:
         for name, column in (("watch", MatchRow.watch), ("source", Article.source)):
             value = getattr(args, name, None)
             if value and not session.scalars(select(column).where(column == value).limit(1)).first():
                 known = sorted(set(session.scalars(select(column).distinct().limit(20))))
                 return visible(f" (no stored match has {name} {value!r}; known: {', '.join(known) or 'none'})")
+        parties = set(session.scalars(select(FactRow.supplier).distinct())) | \
+            set(session.scalars(select(FactRow.recipient).distinct()))
+        named = re.split(r"\s*(?:->|>|→)\s*", getattr(args, "direction", None) or "") + [getattr(args, "country", None) or ""]
+        for value in filter(None, (v.strip() for v in named)):
+            if queries.label_key(value) not in {queries.label_key(p) for p in parties}:
+                return visible(f" (no stored fact names {value!r}; known: {', '.join(sorted(parties)) or 'none'})")
     return ""
 
 
@@ -131,9 +146,12 @@ def stories_command(config: Config, args) -> int:
     if args.format == "json":
         write(views, [], "json", sys.stdout, as_json=lambda v: v.as_json())
     elif args.format == "csv":
-        write(views, STORY_COLUMNS + [Column("found", lambda v: iso(v.first_seen)),
-                                      Column("facts", lambda v: "; ".join(v.lines)),
-                                      Column("note", lambda v: v.note)], "csv", sys.stdout)
+        write(views, [Column("story", lambda v: v.id), Column("first_published", lambda v: iso(v.first_published)),
+                      Column("latest_published", lambda v: iso(v.last_published)),
+                      Column("first_found", lambda v: iso(v.first_seen)), Column("reports", lambda v: v.articles),
+                      Column("alerts", lambda v: v.alerts), Column("outlets", lambda v: ", ".join(v.outlets)),
+                      Column("title", lambda v: v.title), Column("facts", lambda v: "; ".join(v.lines)),
+                      Column("note", lambda v: v.note)], "csv", sys.stdout)
     else:
         header, *lines = table_lines(views, STORY_COLUMNS)
         if views:
@@ -148,13 +166,14 @@ def stories_command(config: Config, args) -> int:
                 print(visible(f"        + #{step['article_id']} {step['source']}: {step['title'] or ''} → {added}"))
         if not views:
             print("no stories")
-    page_note(page, "stories", args.format)
+    page_note(page, "stories", args.format, _window(args, "30d"))
     return 0
 
 
 ARTICLE_COLUMNS = [
     Column("id", lambda r: r["article_id"], 6, right=True),
     Column("published (UTC)", lambda r: _minute(r["published"] or r["found"]), 16),
+    Column("found", lambda r: _minute(r["found"]), 16),
     Column("source", lambda r: r["source"], 14),
     Column("title", lambda r: r["title"]),
     Column("matched", lambda r: ", ".join(f"{m['watch']} ({'alerted' if m['alerted'] else m['held_back']})"
@@ -178,7 +197,7 @@ def articles_command(config: Config, args) -> int:
     write(page.rows, ARTICLE_CSV if args.format == "csv" else ARTICLE_COLUMNS, args.format, sys.stdout)
     if not page.rows and args.format == "table":
         print("no articles")
-    page_note(page, "articles", args.format)
+    page_note(page, "articles", args.format, _window(args, "7d"))
     return 0
 
 
@@ -224,11 +243,21 @@ def show_command(config: Config, args) -> int:
     print()
     print(marked(article.text, view.spans, colour) if article.text else "(text pruned by retention)")
     print()
+    verdicts = {}
+    with sessions() as session:
+        verdicts = queries.latest_verdicts(session, [(article.id, None)])
     for body in view.matches:
+        marks = ", ".join(m for m, on in (("read", body.get("read")), ("starred", body.get("starred"))) if on)
         print(visible(f"watch {body['watch']}: score {body['score']:.2f} ({body['severity']}), "
-                      f"{'alerted' if body['alerted'] else 'held back: ' + str(body['held_back'])}"))
-        for fact in payload_facts(body):
-            print(visible(f"  fact: {fact_line(fact)}"))
+                      f"{'alerted' if body['alerted'] else 'held back: ' + str(body['held_back'])}"
+                      f" · {marks or 'unread'}"))
+        for number, fact in enumerate(payload_facts(body), 1):         # `verdict ID wrong-fact --fact N`
+            print(visible(f"  fact {number}: {fact_line(fact)}"))
+    for (_, watch), verdict in verdicts.items():
+        what = f" (fact {verdict['fact']['item']}, {verdict['fact']['supplier']} → {verdict['fact']['recipient']})" \
+            if verdict.get("fact") else ""
+        print(visible(f"verdict {watch}: {verdict['label'].replace('_', '-')}{what} by {verdict['by']}, "
+                      f"{(verdict['at'] or '')[:16].replace('T', ' ')}" + (f": {verdict['note']}" if verdict["note"] else "")))
     if view.story:
         print(visible(f"story #{view.story.id}: {view.story.title or ''} — {view.story.articles} article(s) from "
                       f"{len(view.story.outlets)} outlet(s): {', '.join(view.story.outlets)}"))

@@ -68,7 +68,7 @@ def verdict_command(config: Config, args) -> int:
         session.flush()
         what = f" ({verdict.fact['item']}, {verdict.fact['supplier']} → {verdict.fact['recipient']})" \
             if verdict.fact else ""
-    print(visible(f"#{article.id} {verdict.watch}: {label}{what} by {verdict.by}"))
+    print(visible(f"#{article.id} {verdict.watch}: {shown(label)}{what} by {verdict.by}"))
     return 0
 
 
@@ -115,6 +115,11 @@ def export_command(config: Config, args) -> int:
     return 0
 
 
+def shown(label: str) -> str:
+    """A verdict as the command line spells it (wrong-fact), whatever it is stored as."""
+    return label.replace("_", "-")
+
+
 SHOULD_MATCH = {"relevant": True, "wrong_fact": True, "missed": True, "not_relevant": False}
 
 
@@ -129,7 +134,11 @@ def evaluate_command(config: Config | None, args) -> int:
     tp = fp = fn = tn = 0
     wrong_kept = wrong_total = skipped = 0
     disagreements = []
-    for number, raw in enumerate(Path(args.file).read_bytes().splitlines(), 1):
+    try:
+        lines = Path(args.file).read_bytes().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
@@ -162,7 +171,9 @@ def evaluate_command(config: Config | None, args) -> int:
         if got != expected or why:
             reason = why or (f"matched ({result.score:.2f})" if got else
                              f"no match: {(result.explanation or ('no transfer found',))[0]}")
-            disagreements.append(f"{doc.get('id')}: labelled {label}, {reason} — {(doc.get('title') or '')[:70]}")
+            title = doc.get("title") or ""
+            title = title if len(title) <= 70 else title[:69] + "…"
+            disagreements.append(f"{doc.get('id')}: labelled {shown(label)}, {reason} — {title}")
     total = tp + fp + fn + tn
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0

@@ -48,20 +48,26 @@ def run_demo(db: str | None, log_level: str = "INFO") -> int:
         sessions = open_database(config.storage)
         print(f"wirewatch demo: serving a bundled news site at {site.base} (feed, sitemap, robots.txt)")
         print(f"database: {db_path}\n")
-        print("1. First crawl. A source's first crawl is a silent baseline: what the site already has is\n"
-              "   stored and matched, but nothing alerts (set `backlog: alert` on a source to change that).")
+        if before is None:
+            print("1. First crawl. A source's first crawl is a silent baseline: what the site already has is\n"
+                  "   stored and matched, but nothing alerts (set `backlog: alert` on a source to change that).")
+        else:
+            print("1. The site again: every article is already stored (known), so nothing is stored or alerted.")
         first = run_crawl(config, sessions, log_level=log_level)
         _summary(first)
-        _show_articles(sessions)
+        if before is None:
+            _show_articles(sessions)
 
         later = load_articles(later=True)
         site.pages.update(build_site(articles + later, site.base))
-        print("\n2. The site publishes a new report, and an archive page surfaces a report from 40 days ago.")
+        print("\n2. The site publishes a new report, and an archive page surfaces a report from 40 days ago."
+              + ("\n   (Both are stored already from the earlier run.)" if before is not None else ""))
         second = run_crawl(config, sessions, log_level="WARNING")
         _summary(second)
-        _show_articles(sessions, only=[a["title"] for a in later])
-        print(f"\n   Alerts (console channel; reports older than alerts.max_age = "
-              f"{config.alerts.max_age / 86400:g} days are stored, not alerted):")
+        if before is None:
+            _show_articles(sessions, only=[a["title"] for a in later])
+            print(f"\n   Alerts (console channel; reports older than alerts.max_age = "
+                  f"{config.alerts.max_age / 86400:g} days are stored, not alerted):")
         deliver_due(config, sessions)
 
         site.clear_log()

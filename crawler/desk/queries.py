@@ -79,6 +79,8 @@ class Page:
     def describe(self, noun: str) -> str:
         if not self.total:
             return f"no {noun}"
+        if not self.rows:                          # a page past the end
+            return f"none on this page: {self.total} {noun} in all"
         return f"{self.first}–{self.last} of {self.total} {noun}"
 
     def next_offset(self) -> int | None:
@@ -93,8 +95,12 @@ def published():
     return func.coalesce(Article.published_at, Article.fetched_at)
 
 
-def _label(value: str) -> str:
+def label_key(value: str) -> str:
+    """A party as typed ("north_korea", "North Korea") and as stored compare alike."""
     return re.sub(r"[\s_-]+", " ", value).strip().lower()
+
+
+_label = label_key
 
 
 def _fact_filter(filters: Filters):
@@ -288,8 +294,9 @@ def story_view(session: Session, story: Story) -> StoryView:
                        "alerted": bool(match.alerted), "held_back": match.held_back, "first": first,
                        "added": added})
     outlets = sorted({article.source for _, article in rows})
+    found = [match.created_at for match, _ in rows] or [story.created_at]   # when its reports were found
     return StoryView(story.id, story.watch, story.title, story.first_published, story.last_published,
-                     story.created_at, story.updated_at, len({article.id for _, article in rows}), outlets, told,
+                     min(found), max(found), len({article.id for _, article in rows}), outlets, told,
                      growth, story.alerts or 0, story.note, story.note_by, story.note_at)
 
 
@@ -530,11 +537,11 @@ def record_verdict(session: Session, article: Article, watch: str, label: str, b
     """Store an analyst's verdict. A wrong-fact verdict names one of the match's facts (by its
     number, 1 first); a missed verdict is for an article the watch did not match."""
     if label not in LABELS:
-        raise ValueError(f"unknown verdict {label!r} (one of {', '.join(LABELS)})")
+        raise ValueError(f"unknown verdict {label!r} (one of relevant, not-relevant, wrong-fact, missed)")
     match = session.scalars(select(MatchRow).where(MatchRow.article_id == article.id,
                                                    MatchRow.watch == watch)).first()
     if label == "missed" and match is not None and match.held_back != "denied":
-        raise ValueError(f"article {article.id} did match {watch}: use relevant, not_relevant or wrong_fact")
+        raise ValueError(f"article {article.id} did match {watch}: use relevant, not-relevant or wrong-fact")
     if label in ("relevant", "not_relevant", "wrong_fact") and match is None:
         raise ValueError(f"article {article.id} has no match for {watch}: a verdict on it is 'missed'")
     fact = None

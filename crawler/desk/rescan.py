@@ -132,6 +132,8 @@ def restory(config: Config, sessions: sessionmaker[Session], since: float, watch
             .order_by(func.coalesce(Article.published_at, Article.fetched_at), MatchRow.id)))
         before = {match.id: match.story_id for match, _ in rows}
         titles = {i: t for i, t in session.execute(select(Story.id, Story.title).where(Story.id.in_(story_ids)))}
+        kept = {row.id: row for row in session.execute(       # what the desk wrote on a story stays with its number
+            select(Story.id, Story.note, Story.note_by, Story.note_at, Story.created_at).where(Story.id.in_(story_ids)))}
         first_alerts = _first_alerts(session, [match.id for match, _ in rows if match.alerted])
         forget_stories(session, story_ids)
         taken: set[int] = set()
@@ -154,6 +156,14 @@ def restory(config: Config, sessions: sessionmaker[Session], since: float, watch
             if match.alerted:
                 placed.story.alerts = (placed.story.alerts or 0) + 1
                 placed.story.first_alert_id = placed.story.first_alert_id or first_alerts.get(match.id)
+        found: dict[int, list] = {}
+        for match, _ in rows:
+            found.setdefault(match.story_id, []).append(match.created_at)
+        for story in session.scalars(select(Story).where(Story.id.in_(list(found)))):
+            old = kept.get(story.id)
+            story.created_at = old.created_at if old is not None else min(found[story.id])
+            if old is not None:
+                story.note, story.note_by, story.note_at = old.note, old.note_by, old.note_at
         after = {match.id: match.story_id for match, _ in rows}
         report.matches, report.before = len(rows), len(story_ids)
         report.after = len(set(after.values()))

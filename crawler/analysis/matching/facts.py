@@ -113,7 +113,20 @@ class FactBuilder:
                 position[key] = len(out)
                 out.append(fact)
         with_words = {(f.item, f.supplier) for f in out if f.quantity is not None or f.quantity_text}
-        return [f for f in out if f.quantity is not None or f.quantity_text or (f.item, f.supplier) not in with_words]
+        out = [f for f in out if f.quantity is not None or f.quantity_text or (f.item, f.supplier) not in with_words]
+        vague: set[tuple] = set()               # "millions of shells" then "several million shells": one claim
+        kept = []
+        for f in out:
+            if f.quantity is None and f.quantity_text:
+                key = (f.supplier, f.recipient, f.item, f.casualty)
+                if key in vague:
+                    continue
+                vague.add(key)
+            kept.append(f)
+        # "military assistance, including 200 artillery pieces and ammunition": the umbrella is its items
+        named = {(f.supplier, f.recipient, f.sentence) for f in kept if f.item != "weapons"}
+        return [f for f in kept if not (f.item == "weapons" and f.quantity is None and not f.quantity_text
+                                        and (f.supplier, f.recipient, f.sentence) in named)]
 
     def _attach_later_figures(self, facts: list[Fact], events: list[Event], orphans: list[Analysis],
                               sentences: list[str]) -> list[Fact]:

@@ -40,7 +40,7 @@ _DENIAL_LEAD = re.compile(r"\b(?:den(?:y|ied|ies|ying)|denials?|rejected|rejects
                           r"shipments?|supplies|sending|dispatch|absurd|lies|fake|fabricat\w+|disinformation|"
                           r"baseless|groundless|false|nonsense|provocation)\b", re.I)
 _HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case|were to|in the event|fears?|feared|worries|worried|"
-                           r"concerns?|concerned|speculat\w+|"
+                           r"concerns?|concerned|speculat\w+|signs?\s+(?:yet\s+)?of|"
                            r"(?:warn|warns|warned|warning|caution|cautions|cautioned)\s+(?:\w+\s+)?against)\b", re.I)
 _HEADLINE_TO = re.compile(r"^\s+to\s", re.I)
 # weapons seen in use: fired, launched, struck, hit ... (the war they are used in names their user)
