@@ -24,6 +24,7 @@ from wirewatch.alerts.channel import build_channel
 from wirewatch.alerts.model import Outcome, new_alert_id
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.secrets import redact
+from wirewatch.crawler.store.outage import Outage, is_outage
 from wirewatch.crawler.store.schema import Outbox, utcnow
 
 log = logging.getLogger("wirewatch.alerts")
@@ -90,9 +91,10 @@ def release_leases(sessions: sessionmaker[Session]) -> int:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, sessions: sessionmaker[Session]):
+    def __init__(self, config: Config, sessions: sessionmaker[Session], outage: Outage | None = None):
         self.config = config
         self.sessions = sessions
+        self.outage = outage or Outage()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.channels = {name: build_channel(name, spec, config.channel_env)
                          for name, spec in config.named_channels()}
@@ -146,8 +148,13 @@ class Dispatcher:
                 return
             for row in rows:
                 self._record(row, self._send(channel, row))
-        except Exception:                       # a channel bug must not kill the dispatcher
-            log.exception("channel %s: unexpected error while sending", name)
+        except Exception as exc:                # a channel bug must not kill the dispatcher
+            if is_outage(exc):
+                self.outage.failed("dispatching alerts", exc)       # calm: one line, not one per try
+            else:
+                log.exception("channel %s: unexpected error while sending", name)
+        else:
+            self.outage.ok()
         finally:
             lock.release()
 

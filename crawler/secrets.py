@@ -12,8 +12,11 @@ import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 _SECRETS: set[str] = set()
+_PUBLIC: set[str] = set()               # names the config gives things (a channel's): never masked
 _URL_USERINFO = re.compile(r"(?<=://)([^/@\s:]+):([^/@\s]+)@")
-_TOKEN_LIKE = re.compile(r"^(?=.{8,})(?=.*(?:\d|[A-Z]|[^A-Za-z])).+$")
+# a URL part that works as a token on its own: long, or with digits and letters, or mixed case
+# ("T0123ABC", "tokenXYZsecret", "0f3a9c..."); not a word like "nk-urgent" or "alerts"
+_TOKEN_LIKE = re.compile(r"^(?:.{16,}|(?=.{8,})(?:(?=.*\d)(?=.*[A-Za-z])|(?=.*[a-z])(?=.*[A-Z])).+)$")
 
 
 def _parts(value: str) -> list[str]:
@@ -46,6 +49,13 @@ def register(value: str, declared: bool = False) -> None:
         _SECRETS.update(part for part in _parts(value) if _maskable(part))
 
 
+def public(name: str) -> None:
+    """A name the config gives something (a channel's name): shown as it is, even where it is
+    also part of a secret URL ("nk-urgent" in ntfy://host/nk-urgent)."""
+    if name:
+        _PUBLIC.add(name)
+
+
 def mask(value: str) -> str:
     """A mask that keeps a URL's scheme and host (never its userinfo), so operators can tell
     channels apart."""
@@ -55,7 +65,7 @@ def mask(value: str) -> str:
 
 def redact(text: str) -> str:
     for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
+        if secret in text and secret not in _PUBLIC:
             text = text.replace(secret, mask(secret) if secret.startswith("http") else "***")
     return _URL_USERINFO.sub(r"\1:***@", text)
 
@@ -92,3 +102,4 @@ def registered() -> list[str]:
 def forget_all() -> None:
     """Drop every registered secret (between tests; a process normally keeps them to its end)."""
     _SECRETS.clear()
+    _PUBLIC.clear()

@@ -97,23 +97,51 @@ def _binary(name: str) -> str | None:
     return found[-1] if found else shutil.which(name)
 
 
+class PostgresServer:
+    """A throwaway PostgreSQL server from Debian's binaries (initdb refuses root: run as postgres),
+    that a test may stop, start and restart under a running wirewatch."""
+
+    def __init__(self):
+        initdb, self.pg_ctl = _binary("initdb"), _binary("pg_ctl")
+        if not (initdb and self.pg_ctl):
+            pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs them)")
+        self.base = Path(tempfile.mkdtemp(prefix="wirewatch-pg-"))       # reachable by the postgres user
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.base, user.pw_uid, user.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.data, self.port = self.base / "data", free_port()
+        subprocess.run(self.prefix + [initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"], check=True,
+                       capture_output=True)
+        self.options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(self.prefix + [self.pg_ctl, "-D", str(self.data), *args], check=True, capture_output=True,
+                       timeout=120)
+
+    def start(self) -> None:
+        self._ctl("-o", self.options, "-l", str(self.base / "log"), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._ctl("-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        self._ctl("-m", "fast", "-o", self.options, "-l", str(self.base / "log"), "-w", "restart")
+
+    def close(self) -> None:
+        subprocess.run(self.prefix + [self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs them)")
-    base = Path(tempfile.mkdtemp(prefix="wirewatch-pg-"))       # reachable by the postgres user
-    prefix: list[str] = []
-    if os.geteuid() == 0:                           # initdb refuses to run as root
-        user = pwd.getpwnam("postgres")
-        os.chown(base, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", free_port()
-    subprocess.run(prefix + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
-                   capture_output=True)
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
-                   check=True, capture_output=True)
-    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-    shutil.rmtree(base, ignore_errors=True)
+    server = PostgresServer()
+    yield server.url
+    server.close()

@@ -95,7 +95,8 @@ def test_a_killed_worker_is_replaced_and_its_sources_crawled_again(slow_world, t
     [worker] = _worker_pids(daemon.process.pid)
     site.clear_log()
     os.kill(worker, signal.SIGKILL)
-    assert wait_for(lambda: "exited with code -9" in daemon.output(), 10), daemon.output()
+    assert wait_for(lambda: "died (SIGKILL) while crawling" in daemon.output(), 10), daemon.output()
+    assert "WARNING" in next(line for line in daemon.output().splitlines() if "died (SIGKILL)" in line)
     assert "due again now" in daemon.output()
     site.pages["/feed.xml"] = feed
     assert wait_for(lambda: "/feed.xml" in site.paths_requested(), 10), daemon.output()   # retried at once

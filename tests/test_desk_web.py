@@ -100,6 +100,9 @@ def test_writes_need_the_forms_csrf_token(web, desk):
     assert done.status_code == 303 and done.headers["Location"].endswith("/matches?since=30d&unread=1")
     with desk["sessions"]() as session:
         assert session.get(MatchRow, match_id).read is True
+    foreign = browser.post(f"{web.base}/matches/{match_id}/mark", data={"read": "0", "csrf": token},
+                           headers={"Origin": "http://evil.example"}, timeout=10)
+    assert foreign.status_code == 403 and "another site" in foreign.text      # the token, sent from elsewhere
     away = browser.post(f"{web.base}/matches/{match_id}/mark", data={"read": "0", "csrf": token,
                                                                      "next": "//evil.example/x"},
                         timeout=10, allow_redirects=False)

@@ -267,3 +267,49 @@ def test_prune_removes_old_text_runs_and_delivered_alerts_but_keeps_what_dedup_a
     # the pruned article is still known: it is not downloaded or stored again
     held = _report(config, sessions, 1, "North Korea sends 2,000 more troops to Kursk", DELIVERED)
     assert held == ()
+
+
+def test_a_source_still_failing_when_its_mute_ends_is_reported_then(tmp_path, capsys):
+    """Muted while failing, the failing alert is not sent (nor marked sent): the first failed
+    crawl after the silence ends sends it, so on-call does not first hear of it as 'recovered'."""
+    path = tmp_path / "w.yaml"
+    path.write_text(f"""storage: sqlite:///{tmp_path / 'ops.db'}
+sources: [{{name: desk, type: feed, url: "https://news.example/feed"}}]
+daemon: {{failures_before_alert: 2}}
+channels: [{{type: console}}]
+""")
+    from sqlalchemy import select, update
+
+    from wirewatch.crawler.conf.load import load_config
+    from wirewatch.crawler.store.schema import Mute, Outbox, utcnow
+    config = load_config(path)
+    sessions = open_database(config.storage, str(tmp_path))
+    assert main(["-c", str(path), "mute", "--source", "desk", "--for", "1d", "--reason", "maintenance"]) == 0
+    failed = SourceReport("desk", "failed", SourceCounts(), ("HTTP 503 for https://news.example/feed",))
+    for _ in range(3):
+        record_health(config, sessions, [failed])
+
+    def operational() -> list[str]:
+        with sessions() as session:
+            return [row.payload["event"] for row in session.scalars(select(Outbox).where(Outbox.kind == "operational"))]
+    assert operational() == []                                      # silenced
+    with sessions.begin() as session:                               # the silence ends
+        session.execute(update(Mute).values(until=utcnow()))
+    record_health(config, sessions, [failed])
+    assert operational() == ["failing"]
+    with sessions() as session:
+        [row] = session.scalars(select(Outbox).where(Outbox.kind == "operational"))
+        assert "failed 4 times in a row" in row.payload["message"]
+    record_health(config, sessions, [SourceReport("desk", "ok", SourceCounts(), ())])
+    assert operational() == ["failing", "recovered"]
+
+
+def test_a_channel_named_like_part_of_its_url_keeps_its_name(tmp_path, capsys):
+    path = tmp_path / "w.yaml"
+    path.write_text(f"""storage: sqlite:///{tmp_path / 'ops.db'}
+channels:
+  - {{type: apprise, name: nk-urgent, urls: ["ntfy://tk9f8e7d6c5b4a3210@ntfy.example.org/nk-urgent"]}}
+""")
+    assert main(["-c", str(path), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "nk-urgent" in out and "tk9f8e7d6c5b4a3210" not in out

@@ -26,6 +26,10 @@ class _TooSlow(Exception):
 
 def _init(watch_refs: list[str], limits: Analysis) -> None:
     global _MATCHER, _LIMITS
+    from wirewatch.crawler.logs import setup_from_environment
+    from wirewatch.crawler.service.children import die_with_parent
+    die_with_parent()                         # never outlive the crawl worker (OOM killer, kill -9)
+    setup_from_environment()                  # its log lines as the worker's (JSON when asked)
     import wirewatch.crawler.analysis.extract  # noqa: F401 - load trafilatura while the crawl starts
     from wirewatch.crawler.analysis.matching import Matcher, load_watch
     _MATCHER = Matcher([load_watch(ref) for ref in watch_refs]) if watch_refs else None

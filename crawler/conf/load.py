@@ -118,6 +118,8 @@ def _value_at(model: Any, path: tuple) -> Any:
 def _register_secrets(config: Config, substituted: list[tuple]) -> None:
     """Fields declared Secret, and every text that came from the environment (a number or a
     flag from the environment is not text once validated, and is not masked)."""
+    for name, _ in config.named_channels():     # a channel's own name is never a secret
+        secrets.public(name)
     for value in secret_values(config):
         secrets.register(value, declared=True)
     for path in substituted:
@@ -176,6 +178,13 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     data.setdefault("base_dir", base_dir)
+    if "storage_file" in data:        # the database URL (with its password) from a secret file
+        where = _where(("storage_file",), lines)
+        if "storage" in data:
+            raise ConfigError(f"{origin}: {where}: give storage or storage_file, not both")
+        data["storage"] = read_text(Path(base_dir) / str(data.pop("storage_file")), where,
+                                    show_content=False).strip()
+        substituted.append(("storage",))
     if (env if env is not None else os.environ).get("WIREWATCH_STORAGE"):      # 12-factor: the environment wins
         data["storage"] = (env if env is not None else os.environ)["WIREWATCH_STORAGE"]
         substituted.append(("storage",))

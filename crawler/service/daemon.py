@@ -34,19 +34,26 @@ from wirewatch.crawler.service.runner import collect, new_run, source_report
 from wirewatch.crawler.service.schedule import claim_due, due_again
 from wirewatch.crawler.service.workers import CrawlService
 from wirewatch.crawler.store.database import open_database
+from wirewatch.crawler.store.outage import Outage, is_outage
 from wirewatch.crawler.store.schema import Run, RunSource, utcnow
 
 log = logging.getLogger("wirewatch.daemon")
 TICK = 0.5                      # seconds between two looks at what is due
+LOCK_RETRY = 2.0                # seconds between two attempts at the daemon lock
 
 
 class Daemon:
-    def __init__(self, config_path: Path, config: Config, log_level: str = "INFO", log_format: str = "text"):
+    def __init__(self, config_path: Path, config: Config, log_level: str = "INFO", log_format: str = "text",
+                 standby: bool = False):
         self.config_path = Path(config_path)
         self.config = config
         self.log_level, self.log_format = log_level, log_format
+        self.standby = standby                   # wait for the lock rather than refuse to start
         self.sessions = open_database(config.storage, config.base_dir)
         self.lock = DaemonLock(config.storage, config.base_dir)
+        self.outage = Outage()
+        self.scheduling = threading.Event()      # set while this daemon holds the lock and schedules
+        self.last_tick: float | None = None      # time.time() of the scheduler's last tick (/healthz)
         self.stop = threading.Event()
         self.failed = False                      # stopped because the database is gone: exit 1
         self.reload_requested = threading.Event()
@@ -65,17 +72,20 @@ class Daemon:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
-        self.lock.acquire()
+        self._install_signals()
+        if not self._take_lock():
+            self.lock.release()
+            return 0                              # stopped while standing by
         try:
-            self._install_signals()
             self._close_interrupted_runs()
             released = release_leases(self.sessions)
             if released:
                 log.warning("%d alert(s) claimed by a dispatcher that is gone are due again", released)
-            self.dispatcher = Dispatcher(self.config, self.sessions)
-            if self.config.web is not None:         # the read-only web view, in a thread of its own
+            self.dispatcher = Dispatcher(self.config, self.sessions, self.outage)
+            if self.config.web is not None:         # the web view, in a thread of its own
                 from wirewatch.crawler.web.server import WebThread
-                self.web = WebThread(self.config).start()
+                self.web = WebThread(self.config, health=self.health).start()
+            self.scheduling.set()
             self._schedule(self.config)
             self.scheduler.start()
             log.info("daemon started: %d source(s), %d channel(s), dispatch every %gs",
@@ -84,25 +94,84 @@ class Daemon:
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self.reload()
-                if self._storage_lost():
+                if self._lock_lost():
                     break
             self._shutdown()
             return 1 if self.failed else 0
         finally:
             self.lock.release()
 
-    def _storage_lost(self) -> bool:
-        """The database file deleted or replaced under us: writing on would go into the void while
-        `status` and a second daemon see another database. Say so everywhere, then stop."""
+    def health(self) -> dict:
+        """What /healthz says of the scheduler: when it last ticked, and whether it schedules."""
+        return {"last_tick": self.last_tick, "scheduling": self.scheduling.is_set()}
+
+    def _take_lock(self) -> bool:
+        """The lock, at once or (standby) when the daemon holding it goes; False if stopped first."""
+        if not (self.standby and self.lock.postgres):
+            self.lock.acquire()
+            return True
+        said = False
+        while not self.stop.is_set():
+            try:
+                if self.lock.try_advisory():
+                    self.outage.ok()
+                    if said:
+                        log.warning("the other daemon is gone: this one holds the lock and takes over")
+                    return True
+                if not said:
+                    log.info("standing by: another daemon holds the lock on this database; waiting for it")
+                    said = True
+            except Exception as exc:               # noqa: BLE001 - an unreachable server: wait calmly
+                if not is_outage(exc):
+                    raise
+                self.outage.failed("waiting for the daemon lock", exc)
+            self.stop.wait(LOCK_RETRY)
+        return False
+
+    def _lock_lost(self) -> bool:
+        """True when the daemon must stop. SQLite: the database file deleted or replaced under us
+        (writing on would go into the void). PostgreSQL: the advisory lock lost — scheduling stops
+        at once; the daemon takes the lock back and schedules again, or stands by (--standby) or
+        exits 1 when another daemon took it meanwhile."""
         reason = self.lock.lost()
         if reason is None:
             return False
-        message = f"{reason}: the daemon stops rather than write into a file nobody reads"
-        log.error("%s", message)
-        for channel, outcome in send_now(self.config, operational_alert("wirewatch", "storage", message)):
-            log.info("operator alert to %s: %s", channel, outcome.status)
-        self.failed = True
+        if not self.lock.postgres:
+            self._tell_operators("storage", f"{reason}: the daemon stops rather than write into a file nobody reads")
+            self.failed = True
+            return True
+        self.scheduling.clear()
+        self._tell_operators("lock", f"{reason}; this daemon stopped scheduling until it holds the lock again")
+        said_other = False
+        while not self.stop.is_set():
+            try:
+                if self.lock.try_advisory():
+                    self.outage.ok()
+                    log.warning("the daemon lock is held again: scheduling resumes")
+                    self.scheduling.set()
+                    return False
+                if not self.standby:
+                    log.error("another daemon took the lock meanwhile: this one exits (run it with --standby "
+                              "to wait instead)")
+                    self.failed = True
+                    return True
+                if not said_other:
+                    log.warning("another daemon took the lock meanwhile: standing by")
+                    said_other = True
+            except Exception as exc:                # noqa: BLE001 - the server is down: wait calmly
+                if not is_outage(exc):
+                    raise
+                self.outage.failed("taking the daemon lock back", exc)
+            self.stop.wait(LOCK_RETRY)
         return True
+
+    def _tell_operators(self, event: str, message: str) -> None:
+        log.error("%s", message)
+        try:
+            for channel, outcome in send_now(self.config, operational_alert("wirewatch", event, message)):
+                log.info("operator alert to %s: %s", channel, outcome.status)
+        except Exception as exc:                    # noqa: BLE001 - best effort, the message is logged
+            log.warning("operator alert not sent: %s", exc)
 
     def _install_signals(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
@@ -110,15 +179,19 @@ class Daemon:
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
 
     def _shutdown(self) -> None:
+        """Every step runs, and a database that went away meanwhile costs a line, not the exit code."""
         grace = self.config.daemon.grace
         log.info("stopping: no new crawls; waiting up to %gs for running crawls and sends", grace)
-        self.scheduler.pause()
-        self.crawls.shutdown(max(1.0, grace - 2))
-        self.scheduler.shutdown(wait=True)
-        if self.dispatcher is not None:
-            self.dispatcher.close()                 # in-flight sends finish; rows stay consistent
-        if self.web is not None:
-            self.web.close()
+        self.scheduling.clear()
+        for step in (self.scheduler.pause, lambda: self.crawls.shutdown(max(1.0, grace - 2)),
+                     lambda: self.scheduler.shutdown(wait=True),
+                     lambda: self.dispatcher is not None and self.dispatcher.close(),   # in-flight sends finish
+                     lambda: self.web is not None and self.web.close()):
+            try:
+                step()
+            except Exception as exc:               # noqa: BLE001 - stopping goes on
+                if not is_outage(exc):
+                    log.warning("while stopping: %s: %s", type(exc).__name__, exc)
         log.info("stopped")
 
     def _close_interrupted_runs(self) -> None:
@@ -144,7 +217,7 @@ class Daemon:
         self.config = new
         with self._state_lock:
             self._retried &= {s.name for s in new.sources}
-        self.dispatcher = Dispatcher(new, self.sessions)
+        self.dispatcher = Dispatcher(new, self.sessions, self.outage)
         self._schedule(new)
         if old_dispatcher is not None:
             old_dispatcher.close()
@@ -163,14 +236,17 @@ class Daemon:
                                replace_existing=True, next_run_time=now)
 
     def _tick(self) -> None:
-        """Hand the due sources to the crawl worker as one job (at most `workers.crawls` at once)."""
-        if self.stop.is_set():
+        """Hand the due sources to the crawl worker as one job (at most `workers.crawls` at once),
+        only while this daemon holds the lock."""
+        self.last_tick = time.time()
+        if self.stop.is_set() or not self.scheduling.is_set():
             return
         self.crawls.reap_stuck()
         config = self.config
         with self._state_lock:
             busy = set(self._busy)
-        names = claim_due(self.sessions, config, busy, config.workers.crawls - len(busy))
+        names = self.outage.guard("looking for due sources", claim_due, self.sessions, config, busy,
+                                  config.workers.crawls - len(busy))
         if not names:
             return
         run_id = new_run(self.sessions, "schedule")
@@ -186,16 +262,27 @@ class Daemon:
             self._job_done(job, f"the crawl worker could not start: {exc}")
 
     def _source_done(self, job: CrawlJob, name: str) -> None:
-        with self.sessions() as session:
-            row = session.scalars(select(RunSource).where(RunSource.run_id == job.run_id,
-                                                          RunSource.source == name)).first()
+        def read():
+            with self.sessions() as session:
+                return session.scalars(select(RunSource).where(RunSource.run_id == job.run_id,
+                                                               RunSource.source == name)).first()
+        row = self.outage.guard("recording a crawl", read)
         if row is not None:
-            self._finished(job.run_id, [source_report(row)])
+            self.outage.guard("recording a crawl", self._finished, job.run_id, [source_report(row)])
 
     def _job_done(self, job: CrawlJob, error: str | None) -> None:
         with self._state_lock:
             started = self._started.pop(job.run_id, time.monotonic())
             unreported = [name for name in job.names if self._busy.get(name) == job.run_id]
+        try:
+            self.outage.guard("recording a crawl", self._record_job, job, error, started, unreported)
+        finally:                                   # whatever the database says, the sources are free again
+            with self._state_lock:
+                for name in job.names:
+                    if self._busy.get(name) == job.run_id:
+                        del self._busy[name]
+
+    def _record_job(self, job: CrawlJob, error: str | None, started: float, unreported: list[str]) -> None:
         report = collect(self.sessions, job.run_id, job.names, error, time.monotonic() - started,
                          interrupted=self.stop.is_set())
         self._finished(job.run_id, [s for s in report.sources if s.name in unreported])
@@ -226,7 +313,9 @@ class Daemon:
     def _prune(self) -> None:
         """Retention, once a day (the freed space is reused; `wirewatch prune` also vacuums)."""
         from wirewatch.crawler.store.retention import prune
-        log.info("retention: %s", prune(self.sessions, self.config.retention).line(dry_run=False))
+        report = self.outage.guard("applying retention", prune, self.sessions, self.config.retention)
+        if report is not None:
+            log.info("retention: %s", report.line(dry_run=False))
 
     def _dispatch(self) -> None:
         if self.dispatcher is not None and not self.stop.is_set():
@@ -235,5 +324,7 @@ class Daemon:
     def _job_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MAX_INSTANCES:
             log.debug("%s: previous run still under way; this one skipped", event.job_id)
+        elif event.exception is not None and is_outage(event.exception):
+            self.outage.failed(f"running {event.job_id}", event.exception)
         elif event.exception is not None:
-            log.error("job %s failed: %s", event.job_id, event.exception)
+            log.error("job %s failed: %s: %s", event.job_id, type(event.exception).__name__, event.exception)

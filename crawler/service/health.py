@@ -45,16 +45,19 @@ def record_health(config: Config, sessions: sessionmaker[Session], sources, noti
             _check_quiet(session, config, state, now, first_attempt)
 
 
-def notify_operators(session: Session, config: Config, source: str, event: str, message: str) -> None:
-    """An operator alert about `source`, queued in the caller's transaction (unless it is muted)."""
+def notify_operators(session: Session, config: Config, source: str, event: str, message: str) -> bool:
+    """An operator alert about `source`, queued in the caller's transaction unless it is muted;
+    whether it was queued."""
     from wirewatch.crawler.store.mutes import mute_for
     message = redact(message)
-    log.warning("operational: %s: %s", source, message)
     if mute_for(session, source=source) is not None:        # a muted source's health goes unsent too
-        return
+        log.debug("operational (muted, not sent): %s: %s", source, message)
+        return False
+    log.warning("operational: %s: %s", source, message)
     from wirewatch.alerts.routing import Routes
     enqueue(session, operational_alert(source, event, message), Routes.of(config).operational(),
             kind="operational")
+    return True
 
 
 def _succeeded(session: Session, config: Config, state: SourceState, now: dt.datetime) -> None:
@@ -72,10 +75,11 @@ def _failed(session: Session, config: Config, state: SourceState, errors: list[s
     state.last_error_at = now
     threshold = config.daemon.failures_before_alert
     if state.consecutive_failures >= threshold and not state.failing_alerted:
-        notify_operators(session, config, state.source, "failing",
+        # marked only when it went out: a source muted while failing is reported by its first
+        # failed crawl after the silence ends, not first heard of when it recovers
+        state.failing_alerted = notify_operators(session, config, state.source, "failing",
                 f"source {state.source} failed {state.consecutive_failures} times in a row; "
                 f"last error: {state.last_error}")
-        state.failing_alerted = True
 
 
 def _check_quiet(session: Session, config: Config, state: SourceState, now: dt.datetime,
@@ -85,6 +89,5 @@ def _check_quiet(session: Session, config: Config, state: SourceState, now: dt.d
         return
     since = state.last_new_article or first_attempt
     if now - since > dt.timedelta(seconds=quiet_after):
-        notify_operators(session, config, state.source, "quiet",
+        state.quiet_alerted = notify_operators(session, config, state.source, "quiet",
                 f"source {state.source} has produced no new article since {since:%Y-%m-%d %H:%M} UTC")
-        state.quiet_alerted = True

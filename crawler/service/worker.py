@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.model import Config
-from wirewatch.crawler.errors import ConfigError
+from wirewatch.crawler.errors import ConfigError, WirewatchError
 from wirewatch.crawler.logs import setup_logging
 from wirewatch.crawler.records import CrawlJob, JobDone, SourceDone
 
@@ -59,7 +59,11 @@ def worker_main(config: Config, secret_values: list[str], log_level: str, log_fo
     settings = build_settings(config.network)
     install_reactor(settings["TWISTED_REACTOR"])
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C reaches the daemon, which drains us
-    worker = _Worker(config, settings, events)
+    try:
+        worker = _Worker(config, settings, events)
+    except WirewatchError as exc:               # the database went away as it started: one line
+        log.error("crawl worker could not start: %s", exc)
+        raise SystemExit(1) from None
     setup_logging(log_level, log_format)        # Scrapy may have adjusted logging; ours wins
     threading.Thread(target=_read_jobs, args=(jobs, worker), daemon=True, name="jobs").start()
     worker.run()

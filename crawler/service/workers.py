@@ -18,6 +18,7 @@ from typing import Callable
 from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.records import CrawlJob, JobDone, SourceDone
+from wirewatch.crawler.service.children import signal_name
 from wirewatch.crawler.service.worker import DRAIN, GOODBYE, STOP, Retiring, worker_main
 
 log = logging.getLogger("wirewatch.crawl")
@@ -187,15 +188,16 @@ class CrawlService:
             left = list(worker.jobs.values())
             worker.jobs.clear()
             worker.handed.clear()
+        if code != 0 and not self._stopping:
+            held = sorted({name for job, done in left for name in job.names if name not in done})
+            log.warning("crawl worker %d died (%s)%s; the next crawl starts a new one", worker.process.pid,
+                        signal_name(code), f" while crawling {', '.join(held)}" if held else "")
         for job, done in left:
             try:
                 if code == 0 and not done and not self._stopping:
                     self.submit(job)            # sent while it was retiring: the next worker runs it
                     continue
-                if code != 0 and not self._stopping:
-                    log.error("crawl worker %d exited with code %s during crawl %d", worker.process.pid,
-                              code, job.run_id)
-                self.on_job(job, f"crawl worker exited with code {code}")
+                self.on_job(job, f"crawl worker ended by {signal_name(code)}")
             except Exception:                   # noqa: BLE001 - the other jobs are still reported
                 log.exception("crawl %d: reporting the end of its worker failed", job.run_id)
 

@@ -12,12 +12,13 @@ also runs VACUUM to give the space back to the disk."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from wirewatch.crawler.store.schema import Article, Outbox, Run, RunSource, utcnow
+from wirewatch.crawler.store.schema import Article, CounterTotal, Outbox, Run, RunSource, utcnow
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,16 @@ def _runs(session: Session, cutoff: dt.datetime | None, dry_run: bool) -> tuple[
     records = session.scalar(select(func.count()).select_from(RunSource).where(RunSource.run_id.in_(old))) or 0
     runs = session.scalar(select(func.count()).select_from(Run).where(Run.id.in_(old))) or 0
     if not dry_run:
+        gone = RunSource.run_id.in_(old)              # what /metrics counted from these rows stays counted
+        keep_counts(session, "crawls", select(RunSource.source, RunSource.status, func.count())
+                    .where(gone).group_by(RunSource.source, RunSource.status))
+        from wirewatch.crawler.web.metrics import BUCKETS
+        under = session.execute(select(*[func.sum(case((RunSource.duration <= b, 1), else_=0)) for b in BUCKETS],
+                                       func.count(RunSource.duration), func.sum(RunSource.duration))
+                                .where(gone)).one()
+        *buckets, total, seconds = under
+        add_totals(session, [("crawl_duration_bucket", [str(b)], n or 0) for b, n in zip(BUCKETS, buckets)]
+                   + [("crawl_duration_count", [], total or 0), ("crawl_duration_sum", [], seconds or 0.0)])
         session.execute(delete(RunSource).where(RunSource.run_id.in_(old)))
         session.execute(delete(Run).where(Run.id.in_(old)))
     return runs, records
@@ -72,4 +83,24 @@ def _alerts(session: Session, cutoff: dt.datetime | None, dry_run: bool) -> int:
     old = (Outbox.status == "delivered") & (Outbox.delivered_at < cutoff)
     if dry_run:
         return session.scalar(select(func.count()).select_from(Outbox).where(old)) or 0
+    keep_counts(session, "alerts", select(Outbox.channel, Outbox.kind, Outbox.status, func.count())
+                .where(old).group_by(Outbox.channel, Outbox.kind, Outbox.status))
     return session.execute(delete(Outbox).where(old)).rowcount
+
+
+def keep_counts(session: Session, metric: str, grouped) -> None:
+    """Add the counts of rows about to be deleted (label values..., count) to the totals."""
+    add_totals(session, [(metric, list(row[:-1]), row[-1]) for row in session.execute(grouped)])
+
+
+def add_totals(session: Session, entries) -> None:
+    for metric, labels, value in entries:
+        if not value:
+            continue
+        key = json.dumps([str(v) for v in labels])
+        row = session.get(CounterTotal, (metric, key))
+        if row is None:
+            session.add(CounterTotal(metric=metric, labels=key, value=float(value)))
+        else:
+            row.value = (row.value or 0.0) + float(value)
+    session.flush()

@@ -142,6 +142,15 @@ class Verdict(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
+class CounterTotal(Base):
+    """What retention deleted, still counted: /metrics adds these to the rows that remain, so its
+    counters never go down when `prune` removes old runs and delivered alerts."""
+    __tablename__ = "counter_totals"
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(400), primary_key=True)     # JSON list of label values
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class FactRow(Base):
     """A stored `Fact`: a figure only where the text gave one, the words as written, a vague
     amount's bounds, and which casualties a casualties fact counts."""

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import os
 import secrets
+import time
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -56,7 +57,8 @@ def http_link(url: str | None) -> str | None:
     return url if scheme in ("http", "https") else None
 
 
-def create_app(config: Config, sessions: sessionmaker[Session], web: Web | None = None) -> Flask:
+def create_app(config: Config, sessions: sessionmaker[Session], web: Web | None = None, health=None) -> Flask:
+    """`health`: inside the daemon, a callable saying when its scheduler last ticked (/healthz)."""
     web = web or config.web or Web()
     tokens = web.tokens()                                  # user → token
     sessions_of = {name: hmac.new(token.encode(), b"wirewatch web session", hashlib.sha256).hexdigest()
@@ -119,6 +121,10 @@ def create_app(config: Config, sessions: sessionmaker[Session], web: Web | None 
         g.csrf_new = None if len(cookie) >= 32 else secrets.token_urlsafe(32)
         g.csrf_form = hmac.new(csrf_key, (g.csrf_new or cookie).encode(), hashlib.sha256).hexdigest()
         if request.method == "POST":
+            origin = request.headers.get("Origin") or ""
+            if (origin and origin != "null" and urlsplit(origin).netloc.lower() != request.host.lower()) \
+                    or request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+                return _error(403, "This form came from another site: it is refused.")
             offered = request.form.get("csrf", "")
             if not cookie or g.csrf_new or not hmac.compare_digest(offered.encode(), g.csrf_form.encode()):
                 return _error(403, "This form's security token is missing or out of date: go back, reload "
@@ -323,12 +329,22 @@ def create_app(config: Config, sessions: sessionmaker[Session], web: Web | None 
 
     @app.get("/healthz")
     def healthz():
+        """200 "ok" while the database answers (and, in the daemon, the scheduler ticked within
+        a minute); 503 with the reason otherwise."""
         try:
             with sessions() as session:
                 session.execute(text("SELECT 1"))
         except Exception as exc:          # noqa: BLE001 - any database failure is "unhealthy"
             return Response(f"database unreachable: {type(exc).__name__}\n", status=503, mimetype="text/plain")
-        return Response("ok\n", mimetype="text/plain")
+        if health is None:
+            return Response("ok\n", mimetype="text/plain")
+        state = health()
+        last = state.get("last_tick")
+        if last is None or time.time() - last > 60:
+            since = "never" if last is None else f"{time.time() - last:.0f}s ago"
+            return Response(f"scheduler stalled: last tick {since}\n", status=503, mimetype="text/plain")
+        role = "scheduling" if state.get("scheduling") else "not scheduling (lock not held)"
+        return Response(f"ok\nscheduler: last tick {time.time() - last:.1f}s ago, {role}\n", mimetype="text/plain")
 
     return app
 

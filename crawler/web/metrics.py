@@ -1,7 +1,12 @@
 """/metrics for Prometheus, read from the database at each scrape (so the daemon, one-off crawls
-and any other process writing the same database are all counted, and a restart loses nothing)."""
+and any other process writing the same database are all counted, and a restart loses nothing).
+Counters are the rows that remain plus what retention deleted (`counter_totals`), so `prune`
+never makes one go down."""
 
 from __future__ import annotations
+
+import json
+from collections import Counter
 
 from prometheus_client.core import (
     CollectorRegistry,
@@ -11,7 +16,7 @@ from prometheus_client.core import (
 )
 from sqlalchemy import case, func, select
 
-from wirewatch.crawler.store.schema import Article, MatchRow, Outbox, RunSource, SourceState
+from wirewatch.crawler.store.schema import Article, CounterTotal, MatchRow, Outbox, RunSource, SourceState
 
 BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900)
 
@@ -22,11 +27,17 @@ class DatabaseCollector:
 
     def collect(self):
         with self.sessions() as session:
+            kept: dict[str, dict[tuple, float]] = {}
+            for row in session.scalars(select(CounterTotal)):
+                kept.setdefault(row.metric, {})[tuple(json.loads(row.labels))] = row.value
             crawls = CounterMetricFamily("wirewatch_crawls", "Crawls of a source, by outcome",
                                          labels=["source", "outcome"])
+            counted = Counter(kept.get("crawls", {}))
             for source, status, n in session.execute(select(RunSource.source, RunSource.status, func.count())
                                                      .group_by(RunSource.source, RunSource.status)):
-                crawls.add_metric([source, status], n)
+                counted[(source, status)] += n
+            for labels, n in sorted(counted.items()):
+                crawls.add_metric(list(labels), n)
             yield crawls
             articles = CounterMetricFamily("wirewatch_articles", "New articles stored, by source", labels=["source"])
             for source, n in session.execute(select(Article.source, func.count()).group_by(Article.source)):
@@ -39,21 +50,28 @@ class DatabaseCollector:
             alerts = CounterMetricFamily("wirewatch_alerts", "Alert rows, by channel, kind and status",
                                          labels=["channel", "kind", "status"])
             queue = {"pending": 0, "dead": 0}
+            counted = Counter(kept.get("alerts", {}))
             for channel, kind, status, n in session.execute(
                     select(Outbox.channel, Outbox.kind, Outbox.status, func.count())
                     .group_by(Outbox.channel, Outbox.kind, Outbox.status)):
-                alerts.add_metric([channel, kind, status], n)
+                counted[(channel, kind, status)] += n
                 if status in queue:
                     queue[status] += n
+            for labels, n in sorted(counted.items()):
+                alerts.add_metric(list(labels), n)
             yield alerts
             yield GaugeMetricFamily("wirewatch_outbox_pending", "Alert rows waiting to be sent", value=queue["pending"])
             yield GaugeMetricFamily("wirewatch_outbox_dead", "Alert rows given up on", value=queue["dead"])
             counts = session.execute(select(*[func.sum(case((RunSource.duration <= b, 1), else_=0)) for b in BUCKETS],
                                             func.count(RunSource.duration), func.sum(RunSource.duration))).one()
             *under, total, seconds = counts
+            buckets = kept.get("crawl_duration_bucket", {})
+            under = [int((n or 0) + buckets.get((str(b),), 0)) for b, n in zip(BUCKETS, under)]
+            total = int((total or 0) + kept.get("crawl_duration_count", {}).get((), 0))
+            seconds = float((seconds or 0.0) + kept.get("crawl_duration_sum", {}).get((), 0.0))
             histogram = HistogramMetricFamily("wirewatch_crawl_duration_seconds", "Time to crawl one source")
-            histogram.add_metric([], [(str(b), int(n or 0)) for b, n in zip(BUCKETS, under)] + [("+Inf", int(total or 0))],
-                                 sum_value=float(seconds or 0.0))
+            histogram.add_metric([], [(str(b), n) for b, n in zip(BUCKETS, under)] + [("+Inf", total)],
+                                 sum_value=seconds)
             yield histogram
             last = GaugeMetricFamily("wirewatch_source_last_success_timestamp_seconds",
                                      "When each source was last crawled successfully (Unix time)", labels=["source"])

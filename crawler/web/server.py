@@ -30,7 +30,7 @@ def settings(config: Config, listen: str | None) -> Web:
     return web
 
 
-def make_server(config: Config, web: Web):
+def make_server(config: Config, web: Web, health=None):
     from waitress import create_server
 
     from wirewatch.crawler.web.app import create_app
@@ -39,7 +39,7 @@ def make_server(config: Config, web: Web):
     proxy = {"trusted_proxy": web.trusted_proxy, "trusted_proxy_headers": {"x-forwarded-proto"}} \
         if web.trusted_proxy else {}
     try:
-        return create_server(create_app(config, sessions, web), host=host, port=port, threads=4,
+        return create_server(create_app(config, sessions, web, health), host=host, port=port, threads=4,
                              ident="wirewatch", clear_untrusted_proxy_headers=True, **proxy)
     except OSError as exc:
         raise WirewatchError(f"cannot listen on {web.listen}: {exc.strerror or exc}") from None
@@ -64,9 +64,9 @@ def web_command(config: Config, listen: str | None) -> int:
 class WebThread:
     """The web view inside the daemon: started with it, closed when it stops."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, health=None):
         self.web = settings(config, None)
-        self.server = make_server(config, self.web)
+        self.server = make_server(config, self.web, health)
         self.thread = threading.Thread(target=self._serve, daemon=True, name="web")
 
     def _serve(self) -> None:
