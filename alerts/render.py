@@ -17,13 +17,34 @@ def one_line(text: str | None, limit: int = 200) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
+LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "ru": "Russian", "uk": "Ukrainian", "de": "German",
+                  "fr": "French", "ja": "Japanese", "zh": "Chinese", "es": "Spanish", "pl": "Polish"}
+
+
+def language_code(payload: dict) -> str | None:
+    """The article's language when it is not English ('ko'), else None."""
+    code = ((payload.get("article") or {}).get("language") or "").split("-")[0].lower()
+    return code if code and code not in ("en", "und") else None
+
+
+def language_line(payload: dict) -> str | None:
+    """'Language: Korean (ko). Headline and evidence as published; facts in English.'"""
+    code = language_code(payload)
+    if code is None:
+        return None
+    return f"Language: {LANGUAGE_NAMES.get(code, code)} ({code}). Headline and evidence as published; facts in English."
+
+
 def headline(payload: dict) -> str:
+    """The article's own headline, in its own language, tagged with that language when not English."""
     kind = payload.get("type")
     if kind == "wirewatch.operational":
         return one_line(f"[wirewatch operational] {payload['source']}: {payload['event']}")
     if kind == "wirewatch.test":
         return "[wirewatch] test alert"
-    return one_line(payload["article"]["title"] or payload["article"]["url"])
+    title = payload["article"]["title"] or payload["article"]["url"]
+    code = language_code(payload)
+    return one_line(f"[{code.upper()}] {title}" if code else title)
 
 
 def follow_up(payload: dict) -> str | None:
@@ -53,6 +74,8 @@ def text_body(payload: dict) -> str:
     lines = [headline(payload), article["url"], "",
              f"Source: {article['source']}    Published: {article.get('published') or 'unknown'}",
              f"Watch: {payload['watch']}    Score: {payload['score']:.2f}"]
+    if language_line(payload):
+        lines.append(language_line(payload))
     update = follow_up(payload)
     if update:
         lines += ["", f"Update to: {update}", "New since the first report:"] + \
@@ -78,6 +101,8 @@ def html_body(payload: dict) -> str:
              f"<p>Source: <b>{e(article['source'])}</b> &middot; Published: "
              f"{e(article.get('published') or 'unknown')}<br>"
              f"Watch: <b>{e(payload['watch'])}</b> &middot; Score: {payload['score']:.2f}</p>"]
+    if language_line(payload):
+        parts.append(f"<p>{e(language_line(payload))}</p>")
     update = follow_up(payload)
     if update:
         parts.append(f"<p><b>Update to:</b> {e(update)}</p><p>New since the first report:</p><ul>"
@@ -86,6 +111,8 @@ def html_body(payload: dict) -> str:
         parts.append("<ul>" + "".join(f"<li>{e(fact_line(f))}</li>" for f in payload_facts(payload)) + "</ul>")
     sentence = evidence_sentence(payload)
     if sentence:
-        parts.append(f"<blockquote>{e(sentence)}</blockquote>")
+        lang = language_code(payload)
+        parts.append(f'<blockquote lang="{e(lang, quote=True)}">{e(sentence)}</blockquote>' if lang
+                     else f"<blockquote>{e(sentence)}</blockquote>")
     parts.append(f'<p style="color:#888">Alert id: {e(payload["id"])}</p>')
     return "<html><body>" + "".join(parts) + "</body></html>"

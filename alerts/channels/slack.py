@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from wirewatch.alerts.http import HttpChannel
 from wirewatch.alerts.model import Outcome, fact_line, payload_facts
-from wirewatch.alerts.render import evidence_sentence, follow_up, headline, news_lines, text_body
+from wirewatch.alerts.render import evidence_sentence, follow_up, headline, language_line, news_lines, text_body
 from wirewatch.crawler.conf.base import ChannelSpec, Secret, http_url
 from wirewatch.crawler.secrets import mask
 
@@ -50,7 +50,8 @@ def blocks(payload: dict) -> list[dict]:
         {"type": "section", "text": {"type": "mrkdwn",
                                      "text": f"*{_link(article['url'], headline(payload))}*"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(
-            f"{article['source']} · {article.get('published') or 'time unknown'}")}]},
+            f"{article['source']} · {article.get('published') or 'time unknown'}"
+            + (f" · {language_line(payload)}" if language_line(payload) else ""))}]},
         {"type": "section", "fields": [
             {"type": "mrkdwn", "text": f"*Watch*\n{_escape(payload['watch'])}"},
             {"type": "mrkdwn", "text": f"*Score*\n{payload['score']:.2f}"}]},

@@ -6,6 +6,7 @@ import re
 
 import trafilatura
 
+from wirewatch.crawler.analysis.language import detect
 from wirewatch.crawler.errors import NotAnArticle
 from wirewatch.crawler.records import Extracted
 
@@ -25,9 +26,9 @@ def extract(html: bytes, url: str) -> Extracted:
     text = (doc.text or "").strip() if doc is not None else ""
     if len(text) < MIN_TEXT_CHARS:
         raise NotAnArticle(f"no article text ({len(text)} characters extracted)")
-    language = doc.language
-    if not language:
+    declared = doc.language
+    if not declared:
         m = _HTML_LANG.search(html[:4096])
-        language = m.group(1).decode().lower() if m else None
+        declared = m.group(1).decode().lower() if m else None
     return Extracted(text=text, title=doc.title, published=doc.date, author=doc.author,
-                     sitename=doc.sitename, language=language)
+                     sitename=doc.sitename, language=detect(text, doc.title or "", declared))

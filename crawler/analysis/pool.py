@@ -33,6 +33,8 @@ def _init(watch_refs: list[str], limits: Analysis) -> None:
     import wirewatch.crawler.analysis.extract  # noqa: F401 - load trafilatura while the crawl starts
     from wirewatch.crawler.analysis.matching import Matcher, load_watch
     _MATCHER = Matcher([load_watch(ref) for ref in watch_refs]) if watch_refs else None
+    if _MATCHER is not None:
+        _MATCHER.load_languages()             # the analysers, once per process, before the first page
     _LIMITS = limits
 
 
@@ -58,7 +60,7 @@ def analyse_page(html: bytes, url: str, hints: EntryHints) -> PageAnalysis:
             extracted = extract(html, url)
             title = extracted.title or hints.title or ""
             text = extracted.text[:_LIMITS.max_text]
-            results = _MATCHER.match(title, text) if _MATCHER else []
+            results = _MATCHER.match(title, text, extracted.language) if _MATCHER else []
     except NotAnArticle as exc:
         return PageAnalysis(None, skipped=str(exc))
     except _TooSlow:

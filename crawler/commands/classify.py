@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Callable
 
+from wirewatch.crawler.analysis.language import language_of
 from wirewatch.crawler.analysis.matching import Matcher, load_watch
 
 
@@ -26,13 +27,15 @@ def classify(args, load_config: Callable | None) -> int:
             out.write(json.dumps({"id": None, "error": f"line {number}: {exc}"}) + "\n")
             continue
         try:
-            results = matcher.match(doc.get("title") or "", doc.get("text") or "")
+            title, text = doc.get("title") or "", doc.get("text") or ""
+            language = language_of(title, text, doc.get("language"))
+            results = matcher.match(title, text, language)
         except Exception as exc:           # noqa: BLE001 - one line's failure never loses the next
             out.write(json.dumps({"id": doc.get("id"), "error": f"line {number}: could not be matched "
                                   f"({type(exc).__name__})"}) + "\n")
             continue
         best = max(results, key=lambda r: (r.matched, r.score))
-        body = best.as_json(doc.get("id"), args.explain)
+        body = {**best.as_json(doc.get("id"), args.explain), "language": language}
         try:
             line = json.dumps(body, ensure_ascii=False, allow_nan=False)
             line.encode("utf-8")
@@ -48,7 +51,7 @@ def _no_constants(name: str):
 
 
 def _document(raw: bytes) -> dict:
-    """One input line as {"id", "title", "text"}; ValueError says what is wrong with it."""
+    """One input line as {"id", "title", "text", "language"}; ValueError says what is wrong with it."""
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -64,4 +67,6 @@ def _document(raw: bytes) -> dict:
         raise ValueError("not a JSON object with text: expected an object with a string 'text'")
     if not isinstance(doc.get("id"), (str, int, float, type(None))) or isinstance(doc.get("id"), bool):
         raise ValueError("'id' must be a string, a number or null")
+    if not isinstance(doc.get("language") or "", str) or len(doc.get("language") or "") > 20:
+        raise ValueError("'language' must be a language code such as 'ko', or null")
     return doc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -93,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}")
         return int(value)
 
+    def language_code(value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})?", value.strip()):
+            raise argparse.ArgumentTypeError(f"expected a language code such as ko, ru, uk or en, got {value!r}")
+        return value.strip().lower()
+
     def page_number(value: str) -> int:
         number = count(value)
         if number < 1:
@@ -113,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--until", type=published_back, help="published up to this far back, or this date")
         command.add_argument("--search", help='words and "phrases" in the title or text (all must be there)')
         command.add_argument("--source")
+        command.add_argument("--language", type=language_code, help="only articles in this language, e.g. ko, ru, uk, en")
         formats(command)
         return command
 

@@ -8,6 +8,7 @@ import re
 import sys
 
 from wirewatch.alerts.model import fact_line, payload_facts
+from wirewatch.alerts.render import LANGUAGE_NAMES
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.dates import iso
 from wirewatch.crawler.desk import queries
@@ -31,6 +32,7 @@ MATCH_COLUMNS = [
     Column("published (UTC)", lambda b: _minute(b["article"]["published"] or b["time"]), 16),
     Column("found", lambda b: _minute(b["time"]), 16),
     Column("source", lambda b: b["article"]["source"], 14),
+    Column("lang", lambda b: b["article"].get("language") or "", 4),
     Column("title", lambda b: b["article"]["title"]),
     Column("sev", lambda b: b["severity"], 6),
     Column("facts", lambda b: "; ".join(fact_line(f) for f in payload_facts(b))),
@@ -40,7 +42,8 @@ MATCH_COLUMNS = [
 MATCH_CSV = [
     Column("article_id", lambda b: b["article_id"]), Column("published", lambda b: b["article"]["published"]),
     Column("found", lambda b: b["time"]),
-    Column("source", lambda b: b["article"]["source"]), Column("title", lambda b: b["article"]["title"]),
+    Column("source", lambda b: b["article"]["source"]), Column("language", lambda b: b["article"].get("language")),
+    Column("title", lambda b: b["article"]["title"]),
     Column("url", lambda b: b["article"]["url"]), Column("watch", lambda b: b["watch"]),
     Column("score", lambda b: b["score"]), Column("severity", lambda b: b["severity"]),
     Column("facts", lambda b: "; ".join(fact_line(f) for f in payload_facts(b))),
@@ -66,6 +69,7 @@ def filters_of(args, default_since: float | None) -> queries.Filters:
     page = getattr(args, "page", None) or 1
     alerted = "alerted" if getattr(args, "alerted", False) else "held" if getattr(args, "held", False) else None
     return queries.Filters(watch=getattr(args, "watch", None), source=getattr(args, "source", None),
+                           language=getattr(args, "language", None),
                            since=getattr(args, "since", None) if getattr(args, "since", None) is not None else default_since,
                            until=getattr(args, "until", None), story=getattr(args, "story", None),
                            search=getattr(args, "search", None), direction=getattr(args, "direction", None),
@@ -175,6 +179,7 @@ ARTICLE_COLUMNS = [
     Column("published (UTC)", lambda r: _minute(r["published"] or r["found"]), 16),
     Column("found", lambda r: _minute(r["found"]), 16),
     Column("source", lambda r: r["source"], 14),
+    Column("lang", lambda r: r.get("language") or "", 4),
     Column("title", lambda r: r["title"]),
     Column("matched", lambda r: ", ".join(f"{m['watch']} ({'alerted' if m['alerted'] else m['held_back']})"
                                           for m in r["matches"]) or "no"),
@@ -182,6 +187,7 @@ ARTICLE_COLUMNS = [
 ]
 ARTICLE_CSV = [Column("article_id", lambda r: r["article_id"]), Column("published", lambda r: r["published"]),
                Column("found", lambda r: r["found"]), Column("source", lambda r: r["source"]),
+               Column("language", lambda r: r.get("language")),
                Column("title", lambda r: r["title"]), Column("url", lambda r: r["url"]),
                Column("matched", lambda r: ", ".join(m["watch"] for m in r["matches"])),
                Column("reason", lambda r: r.get("reason")),
@@ -227,8 +233,8 @@ def show_command(config: Config, args) -> int:
         view = queries.article_view(session, article)
     if args.format == "json":
         json.dump({"article": {"id": article.id, "url": article.url, "title": article.title,
-                               "source": article.source, "published": iso(article.published_at),
-                               "text": article.text},
+                               "source": article.source, "language": article.language,
+                               "published": iso(article.published_at), "text": article.text},
                    "spans": [{"start": s, "end": e, "role": r} for s, e, r in view.spans],
                    "matches": view.matches, "deliveries": view.deliveries,
                    "story": view.story.as_json() if view.story else None},
@@ -240,6 +246,9 @@ def show_command(config: Config, args) -> int:
         print("evidence: " + " ".join(f"{_COLOURS[r]}{r}\x1b[0m" for r in _COLOURS))
     print(visible(f"#{article.id} {article.title or '(untitled)'}"))
     print(visible(f"{article.source} · {article.url} · published {iso(article.published_at) or 'unknown'}"))
+    if article.language and article.language.split("-")[0] not in ("en", "und"):
+        print(visible(f"language: {LANGUAGE_NAMES.get(article.language.split('-')[0], article.language)} "
+                      f"({article.language}) · evidence marked in the original, facts in English"))
     print()
     print(marked(article.text, view.spans, colour) if article.text else "(text pruned by retention)")
     print()

@@ -34,6 +34,7 @@ class Filters:
     (found time where a report gave none); `limit` None means every row."""
     watch: str | None = None
     source: str | None = None
+    language: str | None = None         # "ko", "ru" ... (an article stored as "en-US" is "en")
     since: float | None = None          # seconds back from now, by publication
     until: float | None = None          # ... up to this many seconds back
     story: int | None = None
@@ -124,12 +125,20 @@ def _fact_filter(filters: Filters):
     return select(FactRow.match_id).where(*clauses)
 
 
+def language_is(code: str):
+    """Articles in this language: 'ko' is 'ko' and 'ko-KR'."""
+    code = code.strip().lower()
+    return or_(func.lower(Article.language) == code, func.lower(Article.language).like(f"{code}-%"))
+
+
 def _match_conditions(session: Session, filters: Filters) -> list:
     where = []
     if filters.watch:
         where.append(MatchRow.watch == filters.watch)
     if filters.source:
         where.append(Article.source == filters.source)
+    if filters.language:
+        where.append(language_is(filters.language))
     if filters.story:
         where.append(MatchRow.story_id == filters.story)
     if filters.cutoff():
@@ -290,7 +299,7 @@ def story_view(session: Session, story: Story) -> StoryView:
         first = match.news is None and not growth        # what the story rules judged it to add
         added = [fact_line(f) for f in facts.get(match.id, [])] if first else list(match.news or [])
         growth.append({"article_id": article.id, "title": article.title, "source": article.source,
-                       "url": article.url, "time": iso(match.created_at), "published": iso(article.published_at),
+                       "language": article.language, "url": article.url, "time": iso(match.created_at), "published": iso(article.published_at),
                        "alerted": bool(match.alerted), "held_back": match.held_back, "first": first,
                        "added": added})
     outlets = sorted({article.source for _, article in rows})
@@ -447,6 +456,8 @@ def articles(session: Session, filters: Filters = Filters(since=7 * 86400), matc
     where = []
     if filters.source:
         where.append(Article.source == filters.source)
+    if filters.language:
+        where.append(language_is(filters.language))
     if filters.cutoff():
         where.append(published() >= filters.cutoff())
     if filters.upto():
@@ -478,6 +489,7 @@ def articles(session: Session, filters: Filters = Filters(since=7 * 86400), matc
 def reasons(config, rows: list[dict], session: Session) -> None:
     """For each unmatched article of a page: why the watches did not match it, as the matcher
     says now (`classify --explain`), added as `reason`."""
+    from wirewatch.crawler.analysis.language import language_of
     from wirewatch.crawler.analysis.matching import Matcher, load_watch
     if not any(not r["matches"] for r in rows):
         return
@@ -491,7 +503,8 @@ def reasons(config, rows: list[dict], session: Session) -> None:
         if not article.text:
             row["reason"] = "text pruned by retention"
             continue
-        results = matcher.match(article.title or "", article.text[:config.analysis.max_text])
+        results = matcher.match(article.title or "", article.text[:config.analysis.max_text],
+                                language_of(article.title, article.text, article.language))
         row["reason"] = "; ".join(f"{r.watch}: {_first_reason(r)}" for r in results)
 
 

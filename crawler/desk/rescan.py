@@ -36,6 +36,7 @@ class RescanReport:
 
 def rescan(config: Config, sessions: sessionmaker[Session], since: float, watch: str | None = None,
            alert: bool = False) -> RescanReport:
+    from wirewatch.crawler.analysis.language import language_of
     from wirewatch.crawler.analysis.matching import Matcher, load_watch
     refs = [ref.include for ref in config.watches]
     watches = [load_watch(ref) for ref in refs]
@@ -65,7 +66,8 @@ def rescan(config: Config, sessions: sessionmaker[Session], since: float, watch:
             for article in articles:
                 report.articles += 1
                 text = article.text[:config.analysis.max_text]
-                for result in matcher.match(article.title or "", text):
+                for result in matcher.match(article.title or "", text,
+                                            language_of(article.title, article.text, article.language)):
                     _apply(session, article, result, stored.get((article.id, result.watch)), policy, channels,
                            now, report, alert)
     report.seconds = time.monotonic() - started
@@ -112,6 +114,7 @@ def restory(config: Config, sessions: sessionmaker[Session], since: float, watch
     """Regroup stored matches into stories under the current rules, in publication order, as if
     they had arrived in that order; nothing is sent. A story keeps its number when the report that
     starts it started it before; what each report added (its `news`) is worked out again."""
+    from wirewatch.crawler.analysis.language import language_of
     from wirewatch.crawler.analysis.matching import Matcher, load_watch
     from wirewatch.crawler.store.stories import assign_story, forget_stories
     watches = [w for w in (load_watch(ref.include) for ref in config.watches) if watch in (None, w.name)]
@@ -138,7 +141,8 @@ def restory(config: Config, sessions: sessionmaker[Session], since: float, watch
         forget_stories(session, story_ids)
         taken: set[int] = set()
         for match, article in rows:
-            result = next((r for r in matcher.match(article.title or "", (article.text or "")[:config.analysis.max_text])
+            result = next((r for r in matcher.match(article.title or "", (article.text or "")[:config.analysis.max_text],
+                                                    language_of(article.title, article.text, article.language))
                            if r.watch == match.watch), None)
             if result is not None and result.stored:
                 facts, found = result.facts, result.names

@@ -29,6 +29,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.alerts.model import amount_words, fact_line, payload_facts
+from wirewatch.alerts.render import LANGUAGE_NAMES
 from wirewatch.crawler.conf.durations import MAX_RETENTION, parse_duration
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.conf.sections import Web
@@ -41,6 +42,8 @@ HERE = Path(__file__).resolve().parent
 COOKIE = "wirewatch_token"
 CSRF_COOKIE = "wirewatch_csrf"
 PAGE_SIZES = (25, 50, 100, 200)
+# the languages the listings filter on: those the matcher reads
+LANGUAGES = tuple((code, LANGUAGE_NAMES[code]) for code in ("en", "ko", "ru", "uk"))
 WRITES = {"mark_match", "verdict_article", "note_story"}
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
@@ -69,6 +72,7 @@ def create_app(config: Config, sessions: sessionmaker[Session], web: Web | None 
     app.jinja_env.filters["link"] = http_link
     app.jinja_env.filters["fact"] = fact_line
     app.jinja_env.filters["amount"] = amount_words
+    app.jinja_env.filters["langname"] = lambda code: LANGUAGE_NAMES.get((code or "").split("-")[0], code or "—")
     app.jinja_env.globals["facts_of"] = payload_facts
     app.jinja_env.globals["csrf_token"] = lambda: g.get("csrf_form", "")
     app.jinja_env.globals["user"] = lambda: g.get("user", "analyst")
@@ -171,8 +175,9 @@ def create_app(config: Config, sessions: sessionmaker[Session], web: Web | None 
         if not 1 <= per <= 500 or not 1 <= number <= 1_000_000:
             abort(400, description="per (rows a page) is from 1 to 500, page from 1")
         alerted = args.get("alerted") if args.get("alerted") in queries.ALERTED else None
+        language = (args.get("language") or "").strip().lower()[:20] or None
         return queries.Filters(watch=args.get("watch") or None, source=args.get("source") or None,
-                               since=since, until=until, story=story, search=(args.get("q") or "").strip()[:200] or None,
+                               language=language, since=since, until=until, story=story, search=(args.get("q") or "").strip()[:200] or None,
                                direction=args.get("direction") or None, country=args.get("country") or None,
                                item=args.get("item") or None, status=args.get("status") or None,
                                severity=args.get("severity") or None, alerted=alerted,
@@ -189,7 +194,7 @@ def create_app(config: Config, sessions: sessionmaker[Session], web: Web | None 
     def page(template: str, **values):
         return render_template(template, config=config, args=request.args,
                                watches=[w.include for w in config.watches], sources=source_names(),
-                               choices=queries.CHOICES, page_sizes=PAGE_SIZES, **values)
+                               choices=queries.CHOICES, page_sizes=PAGE_SIZES, languages=LANGUAGES, **values)
 
     def back(default: str) -> Response:
         """After a form: back where it was sent from (a path on this view only)."""

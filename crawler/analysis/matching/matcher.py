@@ -20,6 +20,8 @@ from wirewatch.crawler.analysis.matching.events import (
     EventReader,
 )
 from wirewatch.crawler.analysis.matching.facts import FactBuilder
+from wirewatch.crawler.analysis.matching.frames import LANGUAGES as FRAME_LANGUAGES
+from wirewatch.crawler.analysis.matching.frames import frame_matcher
 from wirewatch.crawler.analysis.matching.gazetteer import Gazetteer, Mention
 from wirewatch.crawler.analysis.matching.lexicon import Lexicon
 from wirewatch.crawler.analysis.matching.names import specific_names
@@ -73,7 +75,21 @@ class Matcher:
                                                  explanation=("keyword query not satisfied",))
                              for w in watches}
 
-    def match(self, title: str, text: str) -> list[MatchResult]:
+    def load_languages(self) -> None:
+        """Load every language's data and analysers now (an analysis process does it once, before
+        its first page, so no page pays for it)."""
+        from wirewatch.crawler.analysis.language import detect
+        for code in FRAME_LANGUAGES:
+            frame_matcher(code, self.gaz)
+        detect("warm up the language identifier")
+
+    def match(self, title: str, text: str, language: str | None = None) -> list[MatchResult]:
+        """Every watch's verdict on one article. `language` ('en', 'ko', 'ru', 'uk' ...) picks the
+        reader: English word order, or a language's own data (frames.py); a language without data
+        is read as English, which finds nothing in another script."""
+        language = (language or "").split("-")[0].lower()
+        if language in FRAME_LANGUAGES:
+            return self._match_frames(title, text, language)
         document = f"{title}\n{text}" if title else text
         hits = self.index.scan(document)
         candidates = [w for w in self.watches if w.holds is None or w.holds(hits)]
@@ -89,15 +105,43 @@ class Matcher:
             exchanges = {i for i, sentence in enumerate(sentences) if _EXCHANGE_WORD.search(sentence)}
             lead = 1 if title and title.strip() else 0      # the headline and the first sentence
             for watch in candidates:
-                results[watch.name] = self._judge(watch, sentences, analysed, exchanges, lead)
+                events, notes, orphans = self._events(watch, sentences, analysed, exchanges)
+                results[watch.name] = self._verdict(watch, events, notes, orphans, sentences, lead,
+                                                    denial_lead=any(_DENIAL_LEAD.search(sentences[i])
+                                                                    for i in range(min(lead + 1, len(sentences)))))
             if any(r.stored for r in results.values()):     # what tells this event from another
                 top = lead + 12                               # the body's first paragraphs
                 names = specific_names(sentences[:top], [m for m, _ in analysed[:top]], self.gaz, self._parties)
                 results = {k: replace(r, names=names) if r.stored else r for k, r in results.items()}
         return [results[w.name] for w in self.watches]
 
+    def _match_frames(self, title: str, text: str, language: str) -> list[MatchResult]:
+        """A Korean, Russian or Ukrainian article: the language's reader gives the same Events,
+        and the same verdict, facts and statuses follow. The keyword gate is the language's own:
+        the watched parties (or a state at war with one) named in it."""
+        frames = frame_matcher(language, self.gaz)
+        document = f"{title}\n{text}" if title else text
+        sentences = [s for _, s in split_sentences(document)]
+        reads = frames.read_all(sentences)
+        named = frames.named(reads)
+        results = dict(self._unsatisfied)
+        lead = 1 if title and title.strip() else 0
+        top = lead + 12
+        for watch in self.watches:
+            if not any(s in named and (r in named or any(r in self.gaz.enemies.get(n, ()) for n in named))
+                       for s, r in watch.directions):
+                continue
+            events, notes = frames.events(watch, sentences, reads)
+            result = self._verdict(watch, events, notes, [], sentences, lead, denial_lead=frames.denial_lead(reads, lead))
+            if result.stored:
+                result = replace(result, names=frames.names(reads[:top]))
+            results[watch.name] = result
+        return [results[w.name] for w in self.watches]
+
     # ---- one watch ---------------------------------------------------------------------------
-    def _judge(self, watch: Watch, sentences: list[str], analysed, exchanges: set[int], lead: int) -> MatchResult:
+    def _events(self, watch: Watch, sentences: list[str], analysed, exchanges: set[int]):
+        """The watch's events in English sentences, the notes on what was not one, and the items
+        no party could be found for (their figures may belong to a report nearby)."""
         events, notes, orphans = [], [], []
         for index, (_, analyses) in enumerate(analysed):
             made: dict[int, Event] = {}
@@ -116,6 +160,13 @@ class Matcher:
             events += made.values()
             events += [replace(e, supplier=e.recipient, recipient=e.supplier) for e in made.values()  # both ways
                        if e.mutual and (e.recipient.entity, e.supplier.entity) in watch.directions]
+        return events, notes, orphans
+
+    def _verdict(self, watch: Watch, events: list[Event], notes: list[str], orphans, sentences: list[str],
+                 lead: int, denial_lead: bool) -> MatchResult:
+        """Matched or not, kept or not, with facts and severity, from a watch's events in any language.
+        `denial_lead`: the headline or first sentence denies something (then the transfers the
+        story mentions elsewhere are background, unless the lead reports one itself)."""
         if not events:
             return MatchResult(watch.name, False, 0.0, watch.spec.severity, "",
                                explanation=tuple(notes or ["no transfer between the watched parties found"]))
@@ -124,8 +175,7 @@ class Matcher:
         counted = [e for e in events if denials_alert or not e.denied]
         score = self._score(watch, counted)
         matched, kept = score >= threshold, False
-        denial_lead = any(e.denied and e.sentence_index <= lead for e in events) or \
-            any(_DENIAL_LEAD.search(sentences[i]) for i in range(min(lead + 1, len(sentences))))
+        denial_lead = denial_lead or any(e.denied and e.sentence_index <= lead for e in events)
         if matched and not denials_alert and denial_lead \
                 and not any(not e.denied and e.sentence_index <= lead for e in events):
             matched, kept = False, True       # a denial story: its other transfers are background

@@ -1,5 +1,7 @@
-"""Sentence splitting for news prose: abbreviations (U.S., Mr., Jan.) do not end a sentence,
-and a line without end punctuation (a headline, a fact box entry) is a sentence of its own."""
+"""Sentence splitting for news prose: abbreviations (U.S., Mr., Jan.; г., тыс.) do not end a
+sentence, and a line without end punctuation (a headline, a fact box entry) is a sentence of its
+own. A sentence starts with a capital in Latin or Cyrillic script, a digit, or Hangul (Korean has
+no capitals)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import re
 
 _ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Gen|Lt|Col|Maj|Capt|Sgt|Adm|Rep|Sen|Gov|Pres|St|Jr|Sr|No|Jan|Feb|"
                      r"Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Vol|vs|approx|est|Inc|Corp|Ltd|Co)\.|"
-                     r"\b(?:[A-Z]\.){1,4}|\bN\.)$")
-_BOUNDARY = re.compile(r"[.!?]+[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
+                     r"\b(?:[A-Z]\.){1,4}|\bN\.|(?<!\w)(?:г|гг|им|ул|тыс|млн|млрд|руб|грн|см|т\.е|т\.д|т\.п|св|проф|ген|ст)\.)$")
+_BOUNDARY = re.compile(r"[.!?]+[\"”’)\]»]*\s+(?=[\"“‘(\[«]?[A-Z0-9А-ЯЁІЇЄҐ\uac00-\ud7a3])")
 
 
 def split_sentences(text: str) -> list[tuple[int, str]]:
