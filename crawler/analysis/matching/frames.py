@@ -79,6 +79,8 @@ class LanguageData:
     phrases: dict[str, list[tuple[tuple[str, ...], str, str, str]]]      # first word → entries
     stems: set[str]                                                      # ko: every stem
     verb_stems: set[str] = field(default_factory=set)                   # ko: verbs and cues, conjugated
+    party_stems: set[str] = field(default_factory=set)                  # ko: one-word party names
+    longest: int = 14                                                    # ko: the longest stem
     origin_suffixes: tuple[str, ...] = ()
     army_suffix: tuple[str, ...] = ()
     particles: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -131,13 +133,21 @@ class LanguageData:
                 verb_stems.update(words)
         for options in phrases.values():
             options.sort(key=lambda e: -len(e[0]))
-        return cls(code, data.get("analyser", "pymorphy3"), phrases, stems, verb_stems,
-                   tuple(data.get("origin_suffixes") or ()), tuple(data.get("army_suffix") or ()),
-                   {role: tuple(sorted(ps, key=len, reverse=True)) for role, ps in (data.get("particles") or {}).items()},
-                   {role: frozenset(_fold(p) for p in ps) for role, ps in (data.get("prepositions") or {}).items()},
-                   data.get("quantity") or {}, frozenset(_fold(w) for w in data.get("reporting_objects") or []),
-                   frozenset(_fold(w) for w in data.get("with_verbs") or []),
-                   frozenset(data.get("whole_words") or []), frozenset(data.get("bound_nouns") or []))
+        party_stems = {words[0] for key, options in phrases.items() for words, category, _, _ in options
+                       if category == "party" and len(words) == 1}
+        return cls(code, data.get("analyser", "pymorphy3"), phrases, stems, verb_stems=verb_stems,
+                   party_stems=party_stems, longest=max(map(len, stems), default=1),
+                   origin_suffixes=tuple(data.get("origin_suffixes") or ()),
+                   army_suffix=tuple(data.get("army_suffix") or ()),
+                   particles={role: tuple(sorted(ps, key=len, reverse=True))
+                              for role, ps in (data.get("particles") or {}).items()},
+                   prepositions={role: frozenset(_fold(p) for p in ps)
+                                 for role, ps in (data.get("prepositions") or {}).items()},
+                   quantity=data.get("quantity") or {},
+                   reporting_objects=frozenset(_fold(w) for w in data.get("reporting_objects") or []),
+                   with_verbs=frozenset(_fold(w) for w in data.get("with_verbs") or []),
+                   whole_words=frozenset(data.get("whole_words") or []),
+                   bound_nouns=frozenset(data.get("bound_nouns") or []))
 
 
 def _without_final(syllable: str) -> str:
@@ -188,6 +198,9 @@ class SlavicWords:
 class KoreanWords:
     """Korean words read as known stems from their start, then the particle or ending after."""
 
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple] = {}             # word → (pieces, rest, role): words repeat
+
     def units(self, sentence: str, data: LanguageData) -> list[Unit]:
         out: list[Unit] = []
         for index, m in enumerate(re.finditer(r"[^\s,.;:!?\"'“”‘’()\[\]…·]+|[,.;:!?]", sentence)):
@@ -195,41 +208,50 @@ class KoreanWords:
             if word in ",.;:!?":
                 out.append(Unit(start, m.end(), word, frozenset({word}), word=index, role="punct"))
                 continue
-            pieces, at = [], 0
-            while at < len(word):
-                stem = self._longest(word, at, data)
-                if stem is None or (len(stem) == 1 and self._party(stem, data)
-                                    and not self._short_party_ok(word, at, pieces, data)) \
-                        or (stem in data.whole_words and word != stem):
-                    break                                     # 안 (not) is a word, 안팎 (about) is not it
-                pieces.append((at, at + len(stem), stem))         # a verb stem with a final: same length
-                at += len(stem)
-                army = next((a for a in data.army_suffix if word.startswith(a, at)), None)
-                if army and self._party(stem, data) and not self._longest(word, at, data):
-                    pieces.append((at, at + len(army), "§army"))          # 북한군, 北軍
-                    at += len(army)
-                elif self._party(stem, data):
-                    suffix = next((s for s in data.origin_suffixes if word.startswith(s, at)
-                                   and (at + len(s) == len(word) or word[at + len(s):] in ("의", "이", "가", "을", "를"))), None)
-                    if suffix:
-                        pieces.append((at, at + len(suffix), "§origin"))
-                        at += len(suffix)
-            rest = word[at:]
+            known = self._seen.get(word)
+            if known is None:
+                known = self._word(word, data)
+                if len(self._seen) < 200_000:
+                    self._seen[word] = known
+            pieces, rest, role = known
             if not pieces:
                 out.append(Unit(start, m.end(), word, frozenset({word}), word=index, suffix=word))
                 continue
-            role = self._role(rest, data)
             for n, (a, b, stem) in enumerate(pieces):
                 last = n == len(pieces) - 1
                 out.append(Unit(start + a, start + b, word[a:b], frozenset({stem}), word=index, last=last,
                                 role=role if last else "compound", suffix=rest if last else ""))
         return out
 
+    def _word(self, word: str, data: LanguageData) -> tuple:
+        """The stems a word starts with, what follows them, and the role that gives."""
+        pieces, at = [], 0
+        while at < len(word):
+            stem = self._longest(word, at, data)
+            if stem is None or (len(stem) == 1 and self._party(stem, data)
+                                and not self._short_party_ok(word, at, pieces, data)) \
+                    or (stem in data.whole_words and word != stem):
+                break                                     # 안 (not) is a word, 안팎 (about) is not it
+            pieces.append((at, at + len(stem), stem))         # a verb stem with a final: same length
+            at += len(stem)
+            army = next((a for a in data.army_suffix if word.startswith(a, at)), None)
+            if army and self._party(stem, data) and not self._longest(word, at, data):
+                pieces.append((at, at + len(army), "§army"))          # 북한군, 北軍
+                at += len(army)
+            elif self._party(stem, data):
+                suffix = next((s for s in data.origin_suffixes if word.startswith(s, at)
+                               and (at + len(s) == len(word) or word[at + len(s):] in ("의", "이", "가", "을", "를"))), None)
+                if suffix:
+                    pieces.append((at, at + len(suffix), "§origin"))
+                    at += len(suffix)
+        rest = word[at:]
+        return tuple(pieces), rest, (self._role(rest, data) if pieces else None)
+
     @staticmethod
     def _longest(word: str, at: int, data: LanguageData) -> str | None:
         """The longest known stem at `at`; a verb stem also where its last syllable takes a final
         consonant of the ending (보내 in 보낸, 보낼, 보냈; 들여오 in 들여올)."""
-        for length in range(min(len(word) - at, 14), 0, -1):
+        for length in range(min(len(word) - at, data.longest), 0, -1):
             piece = word[at:at + length]
             if piece in data.stems:
                 return piece
@@ -250,7 +272,7 @@ class KoreanWords:
 
     @staticmethod
     def _party(stem: str, data: LanguageData) -> bool:
-        return any(category == "party" and len(words) == 1 for words, category, _, _ in data.phrases.get(stem, []))
+        return stem in data.party_stems
 
     @staticmethod
     def _role(rest: str, data: LanguageData) -> str | None:
@@ -453,6 +475,7 @@ class FrameMatcher:
         self.reader = FrameReader(code)
         self.code = code
         self.gaz = gazetteer
+        self._states = None
         q = self.reader.data.quantity
         self._units = {_fold(k): v for k, v in (q.get("units") or {}).items()}
         self._words = {_fold(k): v for k, v in (q.get("words") or {}).items()}
@@ -466,6 +489,25 @@ class FrameMatcher:
 
     def read_all(self, sentences: list[str]) -> list[Read]:
         return [self.reader.read(s) for s in sentences]
+
+    def states_named(self, text: str) -> set[str]:
+        """The states a text may name, by the stems of their names, demonyms, places and models
+        (one pass, no analysis): a page naming no watched pair is not read at all."""
+        if self._states is None:
+            import ahocorasick
+            automaton = ahocorasick.Automaton()
+            for first, options in self.reader.data.phrases.items():
+                for words, category, value, _ in options:
+                    if category in ("party", "demonym", "place", "model"):
+                        stem = first if self.code == "ko" else first[:max(4, len(first) - 2)]
+                        known = automaton.get(stem, set()) if stem in automaton else set()
+                        automaton.add_word(stem, known | {value})
+            automaton.make_automaton()
+            self._states = automaton
+        found: set[str] = set()
+        for _, values in self._states.iter(_fold(text)):
+            found |= values
+        return found
 
     @staticmethod
     def named(reads: list[Read]) -> set[str]:

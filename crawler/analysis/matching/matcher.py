@@ -121,18 +121,21 @@ class Matcher:
         the watched parties (or a state at war with one) named in it."""
         frames = frame_matcher(language, self.gaz)
         document = f"{title}\n{text}" if title else text
+        results = dict(self._unsatisfied)
+        may_name = frames.states_named(document)
+        if not any(self._pair_named(watch, may_name) for watch in self.watches):
+            return [results[w.name] for w in self.watches]        # names no watched pair: not read
         sentences = [s for _, s in split_sentences(document)]
         reads = frames.read_all(sentences)
         named = frames.named(reads)
-        results = dict(self._unsatisfied)
         lead = 1 if title and title.strip() else 0
         top = lead + 12
         for watch in self.watches:
-            if not any(s in named and (r in named or any(r in self.gaz.enemies.get(n, ()) for n in named))
-                       for s, r in watch.directions):
+            if not self._pair_named(watch, named):
                 continue
             events, notes = frames.events(watch, sentences, reads)
-            result = self._verdict(watch, events, notes, [], sentences, lead, denial_lead=frames.denial_lead(reads, lead))
+            result = self._verdict(watch, events, notes, [], sentences, lead,
+                                   denial_lead=frames.denial_lead(reads, lead))
             if result.stored:
                 result = replace(result, names=frames.names(reads[:top]))
             results[watch.name] = result
@@ -161,6 +164,12 @@ class Matcher:
             events += [replace(e, supplier=e.recipient, recipient=e.supplier) for e in made.values()  # both ways
                        if e.mutual and (e.recipient.entity, e.supplier.entity) in watch.directions]
         return events, notes, orphans
+
+    def _pair_named(self, watch: Watch, named: set[str]) -> bool:
+        """The watch's keyword gate in another language: a supplier it follows and its recipient (or
+        a state at war with the recipient) are both named."""
+        return any(s in named and (r in named or any(r in self.gaz.enemies.get(n, ()) for n in named))
+                   for s, r in watch.directions)
 
     def _verdict(self, watch: Watch, events: list[Event], notes: list[str], orphans, sentences: list[str],
                  lead: int, denial_lead: bool) -> MatchResult:
