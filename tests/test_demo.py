@@ -32,6 +32,12 @@ def test_demo_shows_a_baseline_then_a_fresh_alert_then_a_report_held_back_as_too
     assert "(held back: 2 baseline)" in first
 
     assert "6,000 military engineers" in second and "ALERTED" in second
+    korean = [line for line in second.splitlines() if "공병 6천명" in line and "[MATCH" in line]
+    assert len(korean) == 1                                       # the Korean edition's report of the same event
+    assert "North Korea → Russia: about 6,000 troops (planned)" in second.split("공병 6천명")[1]   # facts in English
+    reports = [line for line in second.splitlines() if "[MATCH" in line and ("engineers" in line or "공병" in line)]
+    assert sorted("ALERTED" in line for line in reports) == [False, True]       # one event, one alert
+    assert any("held back: same story" in line for line in reports)
     assert "(held back: 1 too old)" in second
     assert any("millions of artillery shells" in line and "held back: too old" in line for line in second.splitlines())
     assert second.count("Alert id: msg_") == 1                     # only the fresh report alerts
@@ -46,4 +52,4 @@ def test_demo_shows_a_baseline_then_a_fresh_alert_then_a_report_held_back_as_too
     assert "already holds the demo site's articles" in again and "new=0" in again and "new=1" not in again
     import sqlite3
     with sqlite3.connect(tmp_path / "demo.db") as db:
-        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 8      # nothing stored twice
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 9      # nothing stored twice

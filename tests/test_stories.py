@@ -59,13 +59,14 @@ class Desk:
                                   tolerances=((self.matcher.watches[0].name,
                                                self.matcher.watches[0].spec.figure_tolerance),))
 
-    def report(self, outlet: str, slug: str, title: str, text: str, hours: float) -> int:
+    def report(self, outlet: str, slug: str, title: str, text: str, hours: float, language: str = "en") -> int:
         """Ingest one report published `hours` after DAY0; the alerts it queued."""
         url = f"https://{outlet}.example/{slug}"
         published = (DAY0 + dt.timedelta(hours=hours)).isoformat()
         item = ArticleItem(source=outlet, url=url, canonical=url, requested=url, html=b"")
-        matches = tuple(r for r in self.matcher.match(title, text) if r.stored)
-        extracted = Extracted(text=text, title=title, published=published, author=None, sitename=None, language="en")
+        matches = tuple(r for r in self.matcher.match(title, text, language=language) if r.stored)
+        extracted = Extracted(text=text, title=title, published=published, author=None, sitename=None,
+                              language=language)
         return ingest(self.sessions, item, PageAnalysis(extracted, matches=matches), Routes.of(self.config),
                       self.policy).alerts
 
@@ -379,3 +380,26 @@ def test_the_story_page_shows_what_each_report_added(tmp_path):
     assert "First report:" in page[first:near] and "added nothing new" in page[near:half]
     assert "New since the first report:" in page[half:]
     assert "about 16,500 troops (deployed) — figure changed" in page[half:]
+
+
+def test_one_event_told_in_three_languages_is_one_story_and_only_new_facts_alert_again(tmp_path):
+    """Seoul's briefing breaks in Korean, the English wire repeats it, a Russian outlet repeats it
+    too: one story, one alert. A Ukrainian report that the troops have now arrived (planned →
+    deployed) is news, in any language."""
+    desk = Desk(tmp_path)
+    assert desk.report("hankyeol", "nk-sappers", "국정원 \"북한, 러시아 쿠르스크에 공병 3천명 보낼 계획\"",
+                       "국가정보원은 북한이 러시아 쿠르스크 지역에 공병 약 3천 명을 보낼 계획이라고 국회 정보위원회에 "
+                       "보고했다. 국정원은 이들이 지뢰 제거 작업에 투입될 것으로 내다봤다.", 1, "ko") == 1
+    assert desk.report("wire", "nk-engineers", "North Korea plans to send 3,000 sappers to Kursk, Seoul's spies say",
+                       "North Korea plans to send about 3,000 military engineers to Russia's Kursk region to clear "
+                       "mines, South Korea's National Intelligence Service told lawmakers.", 5) == 0
+    assert desk.report("vedomosti", "kndr-sapery", "В Сеуле заявили о планах КНДР направить саперов в Курскую область",
+                       "По данным южнокорейской разведки, КНДР планирует направить в Курскую область России около "
+                       "3 тысяч военных саперов для разминирования.", 8, "ru") == 0
+    assert desk.stories() == 1 and desk.news("nk-engineers") == [] and desk.news("kndr-sapery") == []
+    assert desk.report("dzerkalo", "sapery-kndr", "ГУР: північнокорейські сапери вже прибули на Курщину",
+                       "Як повідомляє ГУР, близько 3 тисяч саперів з КНДР вже прибули до Курської області Росії "
+                       "і розміщені поблизу Суджі.", 30, "uk") == 1
+    assert desk.stories() == 1
+    added = " ".join(desk.news("sapery-kndr"))
+    assert "planned → deployed" in added

@@ -29,8 +29,8 @@ channels:
 
 def run_demo(db: str | None, log_level: str = "INFO") -> int:
     """1. the first crawl of the bundled site is a silent baseline; 2. the site publishes a fresh
-    report (it alerts) and surfaces a 40-day-old one (held back as too old); 3. a crawl with
-    nothing new downloads nothing."""
+    report and a Korean report of the same event (one alert for both) and surfaces a 40-day-old
+    one (held back as too old); 3. a crawl with nothing new downloads nothing."""
     from wirewatch.crawler.commands.operator import deliver_due
     from wirewatch.crawler.service.runner import run_crawl
     from wirewatch.crawler.store.database import open_database
@@ -60,8 +60,10 @@ def run_demo(db: str | None, log_level: str = "INFO") -> int:
 
         later = load_articles(later=True)
         site.pages.update(build_site(articles + later, site.base))
-        print("\n2. The site publishes a new report, and an archive page surfaces a report from 40 days ago."
-              + ("\n   (Both are stored already from the earlier run.)" if before is not None else ""))
+        print("\n2. The site publishes a new report, its Korean edition reports the same event (one event,\n"
+              "   one alert: the second report joins the first one's story), and an archive page surfaces a\n"
+              "   report from 40 days ago."
+              + ("\n   (All are stored already from the earlier run.)" if before is not None else ""))
         second = run_crawl(config, sessions, log_level="WARNING")
         _summary(second)
         if before is None:

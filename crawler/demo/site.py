@@ -17,7 +17,7 @@ SITE_DIR = Path(__file__).resolve().parent
 SITE_NAME = "The Defence Ledger"
 
 _TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} | {site}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title} | {site}</title>
 <link rel="canonical" href="{url}">
 <meta property="og:title" content="{title}"><meta property="og:site_name" content="{site}">
 <meta name="author" content="{author}"><meta property="article:published_time" content="{date}">
@@ -62,7 +62,7 @@ def build_site(articles: list[dict], base: str) -> dict[str, Page]:
         body = "".join(f"<p>{e(p)}</p>" for p in a["paragraphs"])
         pages[path] = Page(_TEMPLATE.format(title=e(a["title"]), site=SITE_NAME, url=base + path,
                                             author=e(a["author"]), date=a["date"], body=body,
-                                            related=related).encode())
+                                            related=related, lang=a.get("lang", "en")).encode())
     links = "".join(f'<li><a href="/{a["slug"]}.html">{e(a["title"])}</a></li>' for a in articles)
     pages["/"] = Page(f"<html><body><h1>{SITE_NAME}</h1><ul>{links}</ul></body></html>".encode())
     pages["/robots.txt"] = Page(f"User-agent: *\nDisallow: /login/\nSitemap: {base}/sitemap.xml\n".encode(),
@@ -83,7 +83,7 @@ def rss_feed(articles: list[dict], base: str) -> bytes:
 def news_sitemap(articles: list[dict], base: str) -> bytes:
     urls = "".join(
         f"<url><loc>{base}/{a['slug']}.html</loc><news:news><news:publication><news:name>{SITE_NAME}"
-        f"</news:name><news:language>en</news:language></news:publication><news:publication_date>"
+        f"</news:name><news:language>{a.get('lang', 'en')}</news:language></news:publication><news:publication_date>"
         f"{a['date']}</news:publication_date><news:title>{html.escape(a['title'])}</news:title>"
         f"</news:news></url>" for a in articles)
     return ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '

@@ -82,6 +82,7 @@ class Amount:
     low: int | None = None        # a vague or ranged amount's bounds
     high: int | None = None
     share: bool = False           # "a third of", "40% of": a part of something, not a count
+    english: str = ""             # the amount in English when the text is in another language
 
     @property
     def range(self) -> list[int | None] | None:

@@ -48,7 +48,7 @@ def with_amount(fact: Fact, amount: Amount | None) -> Fact:
         return fact
     bounds = (amount.low, amount.high) if amount.range else None
     return replace(fact, quantity=amount.value, approx=amount.approx and amount.value is not None,
-                   quantity_text=amount.text.strip(), quantity_range=bounds)
+                   quantity_text=(amount.english or amount.text).strip(), quantity_range=bounds)
 
 
 class FactBuilder:

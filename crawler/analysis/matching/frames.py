@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wirewatch.crawler.analysis.matching.amounts import Amount
@@ -482,6 +482,9 @@ class FrameMatcher:
         self._approx = sorted((_fold(a) for a in q.get("approx") or []), key=len, reverse=True)
         self._vague = sorted((_fold(a) for a in q.get("vague") or []), key=len, reverse=True)
         self._share = [_fold(a) for a in q.get("share") or []]
+        self._in_english = [(self._key(word), english) for kind in ("vague", "share", "approx")
+                            for word, english in (q.get(kind) or {}).items()]
+        self._in_english.sort(key=lambda pair: -len(" ".join(pair[0])))
         self._counters = tuple(sorted(q.get("counters") or [], key=len, reverse=True))
         self._people_counters = frozenset(_fold(w) for w in q.get("people") or [])
         self._formations = frozenset(_fold(w) for w in q.get("formations") or [])
@@ -1001,6 +1004,8 @@ class FrameMatcher:
         first = min(item.first, anchor.first if anchor is not None else item.first)
         last = max(item.last, anchor.last if anchor is not None else item.last)
         low, high = (first - 3, last + 4) if self.code == "ko" else (first - 5, last + 3)
+        if self.code == "ko" and anchor is not None:
+            high = max(high, self._korean_chain_end(units, anchor.last))
         for status in ("agreed", "pledged", "planned"):
             if any(low <= cue.first <= high for cue in self._cues(read, status)):
                 if status == "planned" and kind in ("use", "killed", "wounded", "captured") :
@@ -1020,6 +1025,19 @@ class FrameMatcher:
         return "delivered"
 
     @staticmethod
+    def _korean_chain_end(units: list[Unit], at: int) -> int:
+        """A verb in its linking form (보내, 보내어, 보내서) shares the tense of the predicate that
+        ends the chain: '6천 명을 보내 복구를 맡길 예정' plans the sending too. The unit that
+        closes the chain, at most eight on."""
+        text = units[at].text if at < len(units) else ""
+        if not text.endswith(("내", "해", "어", "아", "여", "서")):
+            return at
+        for i in range(at + 1, min(len(units), at + 9)):
+            if units[i].text.endswith(("다", "다고", "라고", "며", "고", "면서", "다.", "다며")):
+                return i
+        return at
+
+    @staticmethod
     def _korean_future(units: list[Unit], anchor: Hit) -> bool:
         """보낼 (것/예정/계획), 보내기로: a future form of the verb."""
         unit = units[anchor.last]
@@ -1033,9 +1051,46 @@ class FrameMatcher:
 
     # ---- amounts ----
     def _amounts(self, sentence: str, units: list[Unit], item: Hit) -> tuple:
+        found = self._korean_amounts(sentence, units, item) if self.code == "ko" else \
+            self._slavic_amounts(sentence, units, item)
+        return tuple(replace(a, english=self._english(a, units)) for a in found)
+
+    def _key(self, phrase: str) -> tuple[str, ...]:
+        """An amount word as it is looked up: its lemmas (ru/uk), itself (ko)."""
         if self.code == "ko":
-            return self._korean_amounts(sentence, units, item)
-        return self._slavic_amounts(sentence, units, item)
+            return (phrase,)
+        return tuple(sorted(self.reader.words.analyse(w)[0], key=len)[0] for w in phrase.split())
+
+    def _english(self, amount: Amount, units: list[Unit]) -> str:
+        """The amount in English, as an alert shows it: 'about 6,000' for '약 6천 명', 'more than
+        10,000' for 'понад 10 тисяч', 'thousands of' for '수천 명', '2,000–3,000' for 'от двух до
+        трех тысяч'. The original words stay in the evidence."""
+        if amount.value is None and amount.low is not None and amount.high is not None:
+            return f"{amount.low:,}–{amount.high:,}"
+        said = self._amount_words(amount, units)
+        if amount.value is not None:
+            cue = next((english for key, english in self._in_english if english in self._approx_english
+                        and self._says(said, key)), "about" if amount.approx else "")
+            figure = f"{amount.value / 1e6:g} million" if amount.value >= 1_000_000 and not amount.value % 100_000 \
+                else f"{amount.value:,}"
+            return f"{cue} {figure}".strip()
+        return next((english for key, english in self._in_english if self._says(said, key)), "")
+
+    @functools.cached_property
+    def _approx_english(self) -> frozenset[str]:
+        return frozenset((self.reader.data.quantity.get("approx") or {}).values())
+
+    def _amount_words(self, amount: Amount, units: list[Unit]) -> list[frozenset[str]] | str:
+        if self.code == "ko":
+            return amount.text
+        return [u.keys for u in units if amount.start <= u.start and u.end <= amount.end]
+
+    @staticmethod
+    def _says(said: list[frozenset[str]] | str, key: tuple[str, ...]) -> bool:
+        if isinstance(said, str):
+            return key[0] in said
+        return any(all(any(k == w or k.startswith(w) and len(w) >= 4 for k in said[i + n]) for n, w in enumerate(key))
+                   for i in range(len(said) - len(key) + 1))
 
     def _slavic_amounts(self, sentence: str, units: list[Unit], item: Hit) -> tuple:
         """[approx] number [тысяч|млн] [adjectives] ITEM ('около 11 тысяч военных', '1,5 млн снарядов',
@@ -1133,6 +1188,8 @@ class FrameMatcher:
     def _korean_amounts(self, sentence: str, units: list[Unit], item: Hit) -> tuple:
         """포탄 100만 발, 병력 약 1만 2000명, 1500여 명의 병력, 미사일 수십 발, 수천 명."""
         end, start0 = units[item.last].end, units[item.first].start
+        while start0 > 0 and "가" <= sentence[start0 - 1] <= "힣":
+            start0 -= 1                          # the army of '북한군': the amount is before the word
         after, before = sentence[end:end + 28], sentence[max(0, start0 - 28):start0]
         counters = "|".join(re.escape(c) for c in self._counters) or "명|발"
         number = self._KO_NUMBER.format(counters=counters)
