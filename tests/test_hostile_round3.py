@@ -236,7 +236,7 @@ def test_reads_of_includes_watches_and_secret_files_are_bounded_and_never_hang(t
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     big = tmp_path / "big.yaml"
-    big.write_bytes(b"# " + b"x" * (2 * 1024 * 1024))
+    big.write_bytes(b"# " + b"x" * (33 * 1024 * 1024))             # past the 32 MB a source list may hold
     os.symlink("/dev/zero", tmp_path / "zero.yaml")
     os.symlink(fifo, tmp_path / "fifo.yaml")
     cases = {f"sources: [{{include: {tmp_path / 'zero.yaml'}}}]": "not a regular file",

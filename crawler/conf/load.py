@@ -16,12 +16,13 @@ from pydantic import ValidationError
 
 from wirewatch.crawler import secrets
 from wirewatch.crawler.conf.base import secret_values
-from wirewatch.crawler.conf.files import read_text, read_yaml
+from wirewatch.crawler.conf.files import MAX_LIST_BYTES, SAFE_LOADER, read_text, read_yaml
 from wirewatch.crawler.conf.model import Config
 from wirewatch.crawler.errors import ConfigError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-NODE_BUDGET = 100_000        # nodes after expanding aliases; a config is far smaller, a bomb far larger
+NODE_BUDGET = 100_000        # nodes after expanding aliases, or one per two bytes of a larger config:
+                             # a written-out config stays within that, a bomb goes far past it
 MAX_DEPTH = 64
 
 
@@ -30,12 +31,13 @@ def _line_map(text: str) -> dict[tuple, int]:
     list entry's first line). Refuses duplicate keys, and alias expansions past NODE_BUDGET
     (a "billion laughs" document) or nesting past MAX_DEPTH, before anything is expanded."""
     lines: dict[tuple, int] = {}
-    budget = [NODE_BUDGET]
+    allowed = max(NODE_BUDGET, len(text) // 2)
+    budget = [allowed]
 
     def walk(node: yaml.Node, path: tuple, line: int) -> None:
         budget[0] -= 1
         if budget[0] < 0:
-            raise ConfigError(f"more than {NODE_BUDGET:,} values once YAML aliases are expanded "
+            raise ConfigError(f"more than {allowed:,} values once YAML aliases are expanded "
                               "(an alias bomb?); write the config out without nested aliases")
         if len(path) > MAX_DEPTH:
             raise ConfigError(f"{_where(path[:3], lines)}: nested more than {MAX_DEPTH} levels deep")
@@ -55,7 +57,7 @@ def _line_map(text: str) -> dict[tuple, int]:
             for i, item in enumerate(node.value):
                 walk(item, path + (i,), item.start_mark.line + 1)
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=SAFE_LOADER)
     if root is not None:
         walk(root, (), root.start_mark.line + 1)
     return lines
@@ -159,10 +161,12 @@ def parse_config(text: str, origin: str = "<config>", base_dir: str = ".",
                  env: dict[str, str] | None = None) -> Config:
     try:
         lines = _line_map(text)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)      # noqa: S506 - a safe loader
     except RecursionError:
         raise ConfigError(f"{origin}: nested too deeply to read") from None
     except yaml.YAMLError as exc:
+        if "nesting depth" in str(getattr(exc, "problem", "") or exc):      # libyaml's own limit
+            raise ConfigError(f"{origin}: nested too deeply to read") from None
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"{origin}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
@@ -229,7 +233,7 @@ def _expand_includes(sources: list, lines: dict[tuple, int], origin: str, base_d
             raise ConfigError(f"{origin}: {where}: source list {ref!r} not found "
                               f"(shipped: {', '.join(shipped)})")
         try:
-            included = read_yaml(path, "source list")
+            included = read_yaml(path, "source list", MAX_LIST_BYTES)
         except ConfigError as exc:
             raise ConfigError(f"{origin}: {where}: {exc}") from None
         if not isinstance(included, list) or any(not isinstance(s, dict) or "include" in s for s in included):
@@ -278,12 +282,12 @@ def _unique_source_names(sources: list, places: list[tuple], lines: dict[tuple, 
 
 def watch_refs(path: str | os.PathLike) -> list[str]:
     """Only the `watches` of a config file, without the rest (classify needs no secrets)."""
-    data = read_yaml(path, "config") or {}
+    data = read_yaml(path, "config", MAX_LIST_BYTES) or {}
     watches = data.get("watches", [{"include": "nk-russia-aid"}]) if isinstance(data, dict) else []
     return [str(w["include"]) for w in watches or [] if isinstance(w, dict) and "include" in w]
 
 
 def load_config(path: str | os.PathLike) -> Config:
     file = Path(path)
-    text = read_text(file, "config")
+    text = read_text(file, "config", limit=MAX_LIST_BYTES)
     return parse_config(text, origin=str(file), base_dir=str(file.resolve().parent))
