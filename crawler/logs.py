@@ -31,7 +31,7 @@ def _quiet_frameworks(record: logging.LogRecord) -> bool:
     """Scrapy resets its loggers' levels when a crawl starts, apprise logs each failed send: only
     their errors reach our log."""
     return record.levelno >= logging.ERROR or \
-        not record.name.startswith(("scrapy", "twisted", "py.warnings", "apprise"))
+        not record.name.startswith(("scrapy", "twisted", "py.warnings", "apprise", "procrastinate", "psycopg"))
 
 
 class CalmOutages(logging.Filter):
@@ -135,7 +135,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("wirewatch").setLevel(level)
-    for noisy in ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "urllib3"):
+    for noisy in ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "urllib3", "psycopg.pool"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)    # the daemon reports its jobs' errors itself
 

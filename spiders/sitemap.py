@@ -34,6 +34,9 @@ class SitemapSpider(SourceSpider):
                 yield request
             return
         robots = await self.ctx.robots.get(self.source.url, self.crawler)
+        if robots.unavailable:                     # RFC 9309: nothing on the site until it answers
+            self.stats.fail_source(robots.refusal(self.source.url))
+            return
         named = robots_sitemaps(robots.text, robots.url) if robots.status == 200 else []
         if named:
             for url in named:

@@ -60,11 +60,18 @@ def _rebinding_network(dns: LocalDNS) -> dict:
 def test_a_name_rebound_to_loopback_between_lookups_never_reaches_it_when_crawling(dns, tmp_path):
     with LocalSite() as site:
         site.pages["/feed.xml"] = Page(rss(site.base, ["/a.html"]), "application/rss+xml")
+        port = int(site.base.rsplit(':', 1)[1])
+        public = LocalSite(host="127.0.0.2").start(port)            # the "public" address answers robots.txt
+        public.pages["/robots.txt"] = Page(b"User-agent: *\nAllow: /\n", "text/plain", headers={"Connection": "close"})
         dns.script("news.rebind.test", "127.0.0.2", "127.0.0.1")      # public first, then loopback
-        url = f"http://news.rebind.test:{site.base.rsplit(':', 1)[1]}/feed.xml"
+        url = f"http://news.rebind.test:{port}/feed.xml"
         config = write_config(tmp_path, [{"name": "rebind", "type": "feed", "url": url}],
                               network=_rebinding_network(dns))
-        report, _ = crawl_config(config)
+        try:
+            report, _ = crawl_config(config)
+        finally:
+            public.stop()
+        assert public.paths_requested() == ["/robots.txt"]
         assert site.paths_requested() == []                        # loopback never reached
         assert not report.ok and len(dns.queries) >= 2
         assert "news.rebind.test resolves to 127.0.0.1, a loopback address" in report.sources[0].errors[0]

@@ -57,7 +57,7 @@ def test_first_crawl_is_a_baseline_then_new_reports_alert_and_old_ones_are_held_
         first, sessions = crawl_config(config)
         assert first.sources[0].counts.held_baseline == 2
         assert "matches=2 (held back: 2 baseline)" in first.sources[0].line()
-        _ledger(site, articles + load_articles(later=True))
+        _ledger(site, articles + load_articles(later=True) + load_articles(later="last"))
         second, _ = crawl_config(config)
         assert (second.sources[0].counts.matches, second.sources[0].counts.held_too_old) == (3, 1)
         with sessions() as session:
@@ -82,7 +82,7 @@ def test_a_trial_run_stores_and_matches_but_queues_nothing_and_backlog_alert_opt
         assert main(["-c", str(config), "--log-level", "WARNING", "crawl", "--no-alerts"]) == 0
         out = capsys.readouterr().out
         assert "(held back: 2 trial run)" in out and "no alert queued or sent" in out and "Alert id" not in out
-        _ledger(site, load_articles() + load_articles(later=True))
+        _ledger(site, load_articles() + load_articles(later=True) + load_articles(later="last"))
         assert main(["-c", str(config), "--log-level", "WARNING", "crawl"]) == 0
         out = capsys.readouterr().out
         assert out.count("Alert id: msg_") == 1            # backlog: alert - the fresh report alerts
@@ -135,8 +135,7 @@ def test_gone_articles_are_remembered_and_failing_ones_are_retried_a_few_times(t
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("robots", [None, Page(b"oops", status=503, etag=False),
-                                    Page(b"User-agent: *\nDisallow: /private/\n", "text/plain")])
+@pytest.mark.parametrize("robots", [None, Page(b"User-agent: *\nDisallow: /private/\n", "text/plain")])
 def test_a_site_root_falls_back_to_the_well_known_sitemaps(tmp_path, corpus, robots):
     with LocalSite() as site:
         if robots is not None:
@@ -148,6 +147,29 @@ def test_a_site_root_falls_back_to_the_well_known_sitemaps(tmp_path, corpus, rob
         config = write_config(tmp_path, [{"name": "root", "type": "sitemap", "url": site.url("/")}])
         report, _ = crawl_config(config)
         assert report.ok and report.sources[0].counts.new == 1, report.sources[0].errors
+
+
+@pytest.mark.slow
+def test_a_robots_txt_answering_503_keeps_the_whole_site_off_limits_until_it_answers(tmp_path, corpus):
+    """RFC 9309 §2.3.1.4: a server error on robots.txt means the site may not be crawled at all."""
+    with LocalSite() as site:
+        site.pages["/robots.txt"] = Page(b"down for maintenance", status=503, etag=False)
+        site.pages["/latest.rss"] = Page(rss(site.base, ["/r/one.html"]), "application/rss+xml")
+        site.pages["/r/one.html"] = Page(corpus.html(corpus.ids[18]))
+        config = write_config(tmp_path, [{"name": "root", "type": "sitemap", "url": site.url("/")},
+                                         {"name": "feed", "type": "feed", "url": site.url("/latest.rss")}])
+        report, sessions = crawl_config(config)
+        assert not report.ok and sum(s.counts.new for s in report.sources) == 0
+        assert site.paths_requested() == ["/robots.txt"]                  # asked once, shared, nothing else
+        assert all("answered 503" in " ".join(s.errors) for s in report.sources), [s.errors for s in report.sources]
+
+        site.pages["/robots.txt"] = Page(f"User-agent: *\nAllow: /\nSitemap: {site.base}/latest.rss\n".encode(),
+                                         "text/plain")
+        from wirewatch.crawler.store.schema import RobotsRow
+        with sessions.begin() as session:                                 # a minute on: asked again
+            session.get(RobotsRow, site.base).fetched_at -= dt.timedelta(seconds=61)
+        report, _ = crawl_config(config)
+        assert report.ok and sum(s.counts.new for s in report.sources) == 1
 
 
 @pytest.mark.slow

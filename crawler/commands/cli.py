@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument("--timeout", type=float, help="wall-clock limit in seconds (default network.crawl_timeout)")
     crawl.add_argument("--no-alerts", action="store_true",
                        help="trial run: store and match, but queue and send no alert")
+    sub.add_parser("worker", help="a crawl worker taking jobs from the queue in PostgreSQL (workers.remote)")
     daemon = sub.add_parser("run", help="the daemon: crawl each source on its schedule and deliver alerts")
     daemon.add_argument("--standby", action="store_true",
                         help="PostgreSQL: when another daemon holds the database, wait and take over when it goes")
@@ -294,9 +295,9 @@ def _dispatch(args) -> int:
         return db_command(config, args.db_command)
     if command == "prune":
         return prune_command(config, args.dry_run)
-    if command in ("crawl", "run") and config.auto_upgrade:
+    if command in ("crawl", "run", "worker") and config.auto_upgrade:
         _auto_upgrade(config)
-    if command in ("crawl", "run") and config.network.contact_warning:
+    if command in ("crawl", "run", "worker") and config.network.contact_warning:
         log.warning("%s", config.network.contact_warning)
     if command == "check":
         from wirewatch.crawler.commands.operator import print_plan
@@ -306,6 +307,15 @@ def _dispatch(args) -> int:
     if command == "probe":
         from wirewatch.crawler.commands.probe import probe_command
         return probe_command(config, args.sources)
+    if command == "worker":
+        if not config.storage.startswith("postgresql"):
+            raise ConfigError("wirewatch worker needs PostgreSQL storage shared with the daemon (the job queue "
+                              f"lives in it); storage is {config.storage.split(':', 1)[0]}")
+        if not config.workers.remote:
+            log.warning("workers.remote is not true in this config: a daemon with this config crawls itself and "
+                        "queues no jobs for workers")
+        from wirewatch.crawler.service.remote import RemoteWorker
+        return RemoteWorker(_config_path(args), config, args.log_level, args.log_format).run()
     if command == "run":
         from wirewatch.crawler.service.daemon import Daemon
         return Daemon(_config_path(args), config, args.log_level, args.log_format, args.standby).run()

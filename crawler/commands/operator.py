@@ -48,8 +48,14 @@ def print_plan(config: Config) -> int:
     print(f"storage: {storage}")
     print(f"network: allow_private={config.network.allow_private} timeout={config.network.timeout:g}s "
           f"max_bytes={config.network.max_bytes} per_domain={config.network.per_domain}")
-    print(f"workers: one crawl worker, {config.workers.crawls} sources at once, "
-          f"{config.workers.analysis_processes} analysis processes")
+    if config.workers.remote:
+        print(f"workers: queue mode: `wirewatch run` queues one job per site in PostgreSQL and crawls nothing; "
+              f"each `wirewatch worker` runs {config.workers.crawls} site jobs at once with "
+              f"{config.workers.analysis_processes} analysis processes (silent after "
+              f"{config.workers.silent_after:g}s)")
+    else:
+        print(f"workers: one crawl worker, {config.workers.crawls} sources at once, "
+              f"{config.workers.analysis_processes} analysis processes")
     print(f"sources ({len(config.sources)}):")
     for s in config.sources:
         extra = f" follow={s.follow!r}" if s.follow else ""
@@ -109,19 +115,25 @@ def print_status(config: Config, as_json: bool = False) -> int:
     from wirewatch.crawler.desk.queries import queue_counts, source_health
     from wirewatch.crawler.store.mutes import active_mutes
     sessions = open_database(config.storage, config.base_dir)
+    from wirewatch.crawler.service.queue import cluster
     with sessions() as session:
         health = source_health(session, config)
         queue = queue_counts(session)
         mutes = active_mutes(session)
+        workers = cluster(session, config.workers.silent_after)
     failing = [row["source"] for row in health if row["failures"] >= config.daemon.failures_before_alert]
-    unhealthy = bool(failing or queue.get("dead"))
+    silent = [f"{w['host']}:{w['pid']}" for w in (workers or {}).get("workers", []) if w["state"] == "silent"]
+    unhealthy = bool(failing or queue.get("dead") or silent)
     if as_json:
         print(json.dumps({
             "healthy": not unhealthy, "failing": failing,
             "sources": [{**row, **{k: iso(row[k]) for k in ("last_check", "next_due", "last_success")}}
                         for row in health],
             "alerts": {k: queue.get(k, 0) for k in ("pending", "dead", "delivered")},
-            "mutes": [m.as_json() for m in mutes]}, ensure_ascii=False, indent=2))
+            "mutes": [m.as_json() for m in mutes],
+            **({"workers": [{**w, "started": iso(w["started"]), "last_heartbeat": iso(w["last_heartbeat"])}
+                            for w in workers["workers"]], "queue": workers["queue"], "silent_workers": silent}
+               if workers is not None else {})}, ensure_ascii=False, indent=2))
         return 1 if unhealthy else 0
     print(f"{'source':24} {'last check':12} {'next due':12} {'lag':>6} {'last success':13} {'failures':>8} "
           f"{'new 24h':>8}  last error (or warning)")
@@ -136,9 +148,26 @@ def print_status(config: Config, as_json: bool = False) -> int:
           f"{queue.get('delivered', 0)} delivered")
     for mute in mutes:
         print(visible(f"muted: {mute.line()}"))
+    if workers is not None:
+        _print_cluster(workers)
     if unhealthy:
-        print(f"unhealthy: {len(failing)} source(s) failing, {queue.get('dead', 0)} dead alert(s)")
+        print(f"unhealthy: {len(failing)} source(s) failing, {queue.get('dead', 0)} dead alert(s)"
+              + (f", {len(silent)} silent worker(s): {', '.join(silent)}" if silent else ""))
     return 1 if unhealthy else 0
+
+
+def _print_cluster(view: dict) -> None:
+    queue = view["queue"]
+    if queue is not None:
+        oldest = f" (the oldest for {queue['oldest_wait_seconds']:g}s)" if queue["oldest_wait_seconds"] else ""
+        print(f"job queue: {queue['waiting']} site job(s) waiting{oldest}, {queue['running']} running")
+    print(f"workers ({sum(w['state'] != 'stopped' for w in view['workers'])} running):" if view["workers"]
+          else "workers: none (start `wirewatch worker` on each crawl machine)")
+    for w in view["workers"]:
+        sites = ", ".join(w["sites"][:5]) + (f" and {len(w['sites']) - 5} more" if len(w["sites"]) > 5 else "")
+        print(visible(f"  {w['host']}:{w['pid']:<8} {w['state']:7} started {_ago(w['started'])}, heartbeat "
+                      f"{_ago(w['last_heartbeat'])}, {w['jobs_done']} job(s) done"
+                      + (f", crawling {sites}" if sites else "")))
 
 
 def alerts_command(config: Config, args) -> int:

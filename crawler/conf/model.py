@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from pydantic import field_validator, model_validator
 
 from wirewatch.alerts.channel import ChannelEnv, spec_union
@@ -59,6 +61,13 @@ class Config(Strict):
                 raise ValueError(f"duplicate {what} name {dupes[0]!r}")
         return self
 
+    @model_validator(mode="after")
+    def _remote_needs_postgres(self) -> "Config":
+        if self.workers.remote and not self.storage.startswith("postgresql"):
+            raise ValueError("workers.remote: true needs PostgreSQL storage (the job queue lives in it); "
+                             f"storage is {self.storage.split(':', 1)[0]}")
+        return self
+
     def channel_names(self) -> list[str]:
         names = []
         for channel in self.channels:
@@ -74,8 +83,16 @@ class Config(Strict):
     def channel_env(self) -> ChannelEnv:
         return ChannelEnv(self.network, self.base_dir)
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Source]:
+        return {source.name: source for source in self.sources}
+
+    def find(self, name: str) -> Source | None:
+        """The source of that name, or None."""
+        return self._by_name.get(name)
+
     def source(self, name: str) -> Source:
-        for source in self.sources:
-            if source.name == name:
-                return source
+        found = self._by_name.get(name)
+        if found is not None:
+            return found
         raise ConfigError(f"no source named {name!r} (known: {', '.join(s.name for s in self.sources)})")

@@ -30,8 +30,9 @@ class Network(Strict):
     retries: int = Field(1, ge=0, le=5)
     autothrottle: bool = True
     crawl_timeout: float = 900.0
+    host_gap: float = 1.0              # queue mode: seconds between two requests to a host outside the job's site
 
-    _durations = durations("timeout", "crawl_timeout")
+    _durations = durations("timeout", "crawl_timeout", "host_gap")
     _sizes = field_validator("max_bytes", mode="before")(parse_size)
 
     @property
@@ -193,8 +194,11 @@ class Workers(Strict):
     crawls: int = Field(32, ge=1, le=1000)              # sources crawled at once by the crawl worker
     analysis: int | None = Field(None, ge=1, le=64)     # extraction + matching processes (unset: cores, max 8)
     recycle_after: int = Field(2000, ge=1)              # crawl jobs before the worker is replaced
+    remote: bool = False                                # crawl on `wirewatch worker`s through the job queue
+    silent_after: float = Field(60.0, ge=10)            # a worker with no heartbeat this long is reported
     max_rss: int = 768 * 1024 * 1024                    # ... or once it holds this much memory
     _sizes = field_validator("max_rss", mode="before")(parse_size)
+    _durations = durations("silent_after")
 
     @property
     def analysis_processes(self) -> int:

@@ -79,10 +79,10 @@ class Shared:
     """What the crawls of one worker process share, job after job: robots.txt per site (kept for
     an hour) and the extraction and matching processes (started with the first article)."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, sessions: sessionmaker[Session] | None = None):
         from wirewatch.crawler.crawl.robots import RobotsCache  # Scrapy side only (worker process)
         self.config = config
-        self.robots = RobotsCache(ttl=ROBOTS_TTL)
+        self.robots = RobotsCache(ttl=ROBOTS_TTL, sessions=sessions)     # shared through the database
         self._pool = None
 
     def pool(self):
@@ -111,7 +111,7 @@ class CrawlContext:
         self.alert_policy = AlertPolicy(self._baseline_sources(), config.alerts.max_age, trial,
                                         tolerances([w.include for w in config.watches]))
         self._own = shared is None
-        self.shared = shared or Shared(config)
+        self.shared = shared or Shared(config, sessions)
         self.robots = self.shared.robots
         self.channels = Routes.of(config)              # which channels get which matches
         self.stats: dict[str, SourceStats] = {name: SourceStats(name) for name in self.names}

@@ -31,6 +31,9 @@ class LocalSite:
         self.requests: list[tuple[str, str, dict[str, str]]] = []       # (method, path, headers)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self.in_flight = 0                   # requests being answered now, and the most ever at once
+        self.max_in_flight = 0
+        self.spans: list[tuple[float, float, str]] = []      # (began, answered, path) of each request
 
     @property
     def base(self) -> str:
@@ -59,16 +62,24 @@ class LocalSite:
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
+                began = time.monotonic()
                 with site._lock:
                     site.requests.append(("GET", self.path, dict(self.headers.items())))
-                page = site.pages.get(self.path) or site.pages.get(path)
-                if callable(page):
-                    page = page(self)
-                if page is None:
-                    page = Page(b"<html><body><h1>Not found</h1></body></html>", status=404, etag=False)
-                if page.delay:
-                    time.sleep(page.delay)
-                site._answer(self, page)
+                    site.in_flight += 1
+                    site.max_in_flight = max(site.max_in_flight, site.in_flight)
+                try:
+                    page = site.pages.get(self.path) or site.pages.get(path)
+                    if callable(page):
+                        page = page(self)
+                    if page is None:
+                        page = Page(b"<html><body><h1>Not found</h1></body></html>", status=404, etag=False)
+                    if page.delay:
+                        time.sleep(page.delay)
+                    site._answer(self, page)
+                finally:
+                    with site._lock:
+                        site.in_flight -= 1
+                        site.spans.append((began, time.monotonic(), self.path))
 
         server_class = _IPv6Server if ":" in self.host else ThreadingHTTPServer
         self._server = server_class((self.host, port), Handler)

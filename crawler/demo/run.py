@@ -28,10 +28,10 @@ channels:
 
 
 def run_demo(db: str | None, log_level: str = "INFO") -> int:
-    """1. the first crawl of the bundled site is a silent baseline; 2. the site publishes a fresh
-    report and a Korean report of the same event (one alert for both) and surfaces a 40-day-old
-    one (held back as too old); 3. a crawl with nothing new downloads nothing."""
-    from wirewatch.crawler.commands.operator import deliver_due
+    """1. the first crawl of the bundled site is a silent baseline; 2. the site's Korean edition
+    publishes a fresh report (it alerts, facts in English) and surfaces a 40-day-old one (held
+    back as too old); 3. the English report of the same event joins its story (no second alert);
+    4. a crawl with nothing new downloads nothing."""
     from wirewatch.crawler.service.runner import run_crawl
     from wirewatch.crawler.store.database import open_database
 
@@ -58,31 +58,45 @@ def run_demo(db: str | None, log_level: str = "INFO") -> int:
         if before is None:
             _show_articles(sessions)
 
-        later = load_articles(later=True)
-        site.pages.update(build_site(articles + later, site.base))
-        print("\n2. The site publishes a new report, its Korean edition reports the same event (one event,\n"
-              "   one alert: the second report joins the first one's story), and an archive page surfaces a\n"
-              "   report from 40 days ago."
-              + ("\n   (All are stored already from the earlier run.)" if before is not None else ""))
-        second = run_crawl(config, sessions, log_level="WARNING")
-        _summary(second)
-        if before is None:
-            _show_articles(sessions, only=[a["title"] for a in later])
-            print(f"\n   Alerts (console channel; reports older than alerts.max_age = "
-                  f"{config.alerts.max_age / 86400:g} days are stored, not alerted):")
-        deliver_due(config, sessions)
+        later, last = load_articles(later=True), load_articles(later="last")
+        second = _step(site, config, sessions, articles + later, later, before,
+                       "\n2. Seoul's briefing breaks in the site's Korean edition, and an archive page surfaces a "
+                       "report\n   from 40 days ago.", "\n   (Both are stored already from the earlier run.)",
+                       f"\n   Alerts (console channel; the Korean report's facts in English; reports older than "
+                       f"alerts.max_age = {config.alerts.max_age / 86400:g} days are stored, not alerted):")
+        third = _step(site, config, sessions, articles + later + last, last, before,
+                      "\n3. The English report of the same event follows: it joins the Korean report's story and "
+                      "adds\n   nothing new, so it does not alert again (one event, one alert).",
+                      "\n   (Stored already from the earlier run.)")
 
         site.clear_log()
         again = run_crawl(config, sessions, log_level="WARNING")
         article_hits = [p for p in site.paths_requested() if p.endswith(".html")]
-        print(f"\n3. Third crawl (incremental): {sum(s.counts.new for s in again.sources)} new, "
+        print(f"\n4. Fourth crawl (incremental): {sum(s.counts.new for s in again.sources)} new, "
               f"{len(article_hits)} article downloads, feeds/sitemaps answered 304 Not Modified.")
         if db:
             print(f"\nLook around the analyst's desk on this database (no config file needed):\n"
                   f"   export WIREWATCH_STORAGE=sqlite:///{db_path}\n"
                   f"   wirewatch matches; wirewatch stories; wirewatch show ID; wirewatch web")
     site.stop()
-    return 0 if first.ok and second.ok else 1
+    return 0 if first.ok and second.ok and third.ok else 1
+
+
+def _step(site, config, sessions, on_site: list[dict], new: list[dict], before, heading: str, again: str,
+          then: str | None = None):
+    """The site publishes `new`; a crawl, what it stored, and the alerts it queued delivered."""
+    from wirewatch.crawler.commands.operator import deliver_due
+    from wirewatch.crawler.service.runner import run_crawl
+    site.pages.update(build_site(on_site, site.base))
+    print(heading + (again if before is not None else ""))
+    report = run_crawl(config, sessions, log_level="WARNING")
+    _summary(report)
+    if before is None:
+        _show_articles(sessions, only=[a["title"] for a in new])
+        if then:
+            print(then)
+    deliver_due(config, sessions)
+    return report
 
 
 def _earlier_port(db: str | None) -> int | None:

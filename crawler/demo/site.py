@@ -40,12 +40,13 @@ _TEMPLATE = """<!DOCTYPE html>
 </body></html>"""
 
 
-def load_articles(later: bool = False, now: datetime | None = None) -> list[dict]:
-    """The site's articles with a publication `date` computed from their `age` (the ones that
-    appear `later` when asked for)."""
+def load_articles(later: bool | str = False, now: datetime | None = None) -> list[dict]:
+    """The site's articles with a publication `date` computed from their `age`: those there from
+    the start, or those that appear `later` (True), or `"last"`."""
     now = now or datetime.now(timezone.utc)
     articles = yaml.safe_load((SITE_DIR / "articles.yaml").read_text(encoding="utf-8"))
-    chosen = [a for a in articles if bool(a.get("appears")) == later]
+    stage = {False: None, True: "later"}.get(later, later)
+    chosen = [a for a in articles if a.get("appears") == stage]
     for article in chosen:
         article["date"] = (now - timedelta(seconds=parse_duration(article["age"]))).isoformat(timespec="seconds")
     return chosen

@@ -31,6 +31,7 @@ from wirewatch.crawler.records import CrawlJob
 from wirewatch.crawler.service.health import record_health
 from wirewatch.crawler.service.lock import DaemonLock
 from wirewatch.crawler.service.runner import collect, new_run, source_report
+from wirewatch.crawler.service.queue import HEARTBEAT, STALLED_AFTER, defer_sites, ensure_schema, held_sources, retry_stalled
 from wirewatch.crawler.service.schedule import claim_due, due_again
 from wirewatch.crawler.service.workers import CrawlService
 from wirewatch.crawler.store.database import open_database
@@ -39,6 +40,8 @@ from wirewatch.crawler.store.schema import Run, RunSource, utcnow
 
 log = logging.getLogger("wirewatch.daemon")
 TICK = 0.5                      # seconds between two looks at what is due
+REMOTE_ROOM = 5000              # queue mode: sources deferred at most per tick
+SWEEP_EVERY = 5.0               # queue mode: seconds between two looks for silent workers
 LOCK_RETRY = 2.0                # seconds between two attempts at the daemon lock
 
 
@@ -77,6 +80,8 @@ class Daemon:
             self.lock.release()
             return 0                              # stopped while standing by
         try:
+            if self.config.workers.remote:           # the crawl job queue's tables, created once
+                self.outage.guard("creating the job queue", ensure_schema, self.sessions.kw["bind"])
             self._close_interrupted_runs()
             released = release_leases(self.sessions)
             if released:
@@ -88,8 +93,10 @@ class Daemon:
             self.scheduling.set()
             self._schedule(self.config)
             self.scheduler.start()
-            log.info("daemon started: %d source(s), %d channel(s), dispatch every %gs",
-                     len(self.config.sources), len(self.config.channels), self.config.daemon.dispatch_every)
+            log.info("daemon started: %d source(s), %d channel(s), dispatch every %gs%s",
+                     len(self.config.sources), len(self.config.channels), self.config.daemon.dispatch_every,
+                     "; crawls go to `wirewatch worker`s through the job queue (workers.remote)"
+                     if self.config.workers.remote else "")
             while not self.stop.wait(0.5):
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
@@ -231,18 +238,28 @@ class Daemon:
         self.scheduler.add_job(self._prune, IntervalTrigger(days=1), id="prune", name="apply retention",
                                executor="dispatch", replace_existing=True,
                                next_run_time=now + dt.timedelta(minutes=10))
+        if config.workers.remote:
+            self.scheduler.add_job(self._watch_workers, IntervalTrigger(seconds=SWEEP_EVERY), id="workers",
+                                   name="watch the crawl workers", executor="dispatch", replace_existing=True,
+                                   next_run_time=now)
+        elif self.scheduler.get_job("workers") is not None:
+            self.scheduler.remove_job("workers")
         self.scheduler.add_job(self._dispatch, IntervalTrigger(seconds=config.daemon.dispatch_every),
                                id="dispatch", name="deliver alerts", executor="dispatch",
                                replace_existing=True, next_run_time=now)
 
     def _tick(self) -> None:
         """Hand the due sources to the crawl worker as one job (at most `workers.crawls` at once),
-        only while this daemon holds the lock."""
+        or in queue mode defer one job per site for the workers, only while this daemon holds the
+        lock."""
         self.last_tick = time.time()
         if self.stop.is_set() or not self.scheduling.is_set():
             return
-        self.crawls.reap_stuck()
         config = self.config
+        if config.workers.remote:
+            self.outage.guard("queueing due sources", self._defer_due, config)
+            return
+        self.crawls.reap_stuck()
         with self._state_lock:
             busy = set(self._busy)
         names = self.outage.guard("looking for due sources", claim_due, self.sessions, config, busy,
@@ -260,6 +277,53 @@ class Daemon:
         except Exception as exc:                  # noqa: BLE001 - no worker: the job fails, nothing stays busy
             log.error("crawl %d could not start: %s", run_id, exc)
             self._job_done(job, f"the crawl worker could not start: {exc}")
+
+    def _defer_due(self, config: Config) -> None:
+        """Queue mode: the due sources, one job per site, deferred in the transaction that claims them."""
+        with self.sessions() as session:
+            held = held_sources(session)
+        deferred: dict[str, list[str]] = {}
+
+        def defer(session, names: list[str]) -> None:
+            deferred.update(defer_sites(session, names, {n: config.find(n).url for n in names},
+                                        config.network.crawl_timeout))
+        names = claim_due(self.sessions, config, held, REMOTE_ROOM, then=defer)
+        if names:
+            log.debug("queued %d source(s) as %d site job(s)", len(names), len(deferred))
+
+    def _watch_workers(self) -> None:
+        """Queue mode: jobs of silent workers go to others; a worker silent past its heartbeat is
+        reported to operators once (and when it is back)."""
+        if self.stop.is_set() or not self.scheduling.is_set():
+            return
+        self.outage.guard("watching the crawl workers", self._sweep)
+
+    def _sweep(self) -> None:
+        from wirewatch.crawler.store.schema import WorkerRow
+        calm = self.outage.recent(max(STALLED_AFTER, self.config.workers.silent_after) + HEARTBEAT)
+        with self.sessions.begin() as session:      # (nobody could beat while the database was away)
+            for job in retry_stalled(session, None if calm else STALLED_AFTER):
+                log.warning("job %d (site %s: %s) was held by a worker that went silent; queued again as "
+                            "attempt %d", job.job_id, job.site, ", ".join(job.sources), job.attempt + 1)
+        if calm:
+            return
+        silent_after = self.config.workers.silent_after
+        cutoff = utcnow() - dt.timedelta(seconds=silent_after)
+        with self.sessions.begin() as session:
+            for worker in session.scalars(select(WorkerRow).where(WorkerRow.stopped_at.is_(None))):
+                name = f"worker {worker.host}:{worker.pid}"
+                if worker.last_heartbeat < utcnow() - dt.timedelta(hours=1):
+                    worker.stopped_at = worker.last_heartbeat         # silent for an hour: presumed gone
+                    log.warning("%s silent for an hour: presumed gone (it shows as stopped)", name)
+                    continue
+                if worker.last_heartbeat < cutoff and not worker.silent_alerted:
+                    worker.silent_alerted = True
+                    since = worker.last_heartbeat.strftime("%Y-%m-%d %H:%M:%S")
+                    self._tell_operators("worker", f"{name} has been silent since {since} UTC (no heartbeat for "
+                                                   f"{silent_after:g}s); its jobs go to the other workers")
+                elif worker.last_heartbeat >= cutoff and worker.silent_alerted:
+                    worker.silent_alerted = False
+                    log.warning("%s is heart-beating again", name)
 
     def _source_done(self, job: CrawlJob, name: str) -> None:
         def read():

@@ -9,6 +9,7 @@ expression's next time."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, update
@@ -41,43 +42,62 @@ def first_due(source: Source, state: SourceState | None, now: dt.datetime) -> dt
     return due if due > now else now
 
 
+_SYNCED: dict[int, Config] = {}          # per database: the config its state rows were last set from
+
+
+def sync_states(sessions: sessionmaker[Session], config: Config, now: dt.datetime | None = None) -> None:
+    """Give every configured source its next time in the database, so that claiming is one indexed
+    query: a new source is due now; a changed `every` or `cron` counts from the last success; a
+    source no longer configured is never due."""
+    now = now or utcnow()
+    sources = {s.name: s for s in config.sources}
+    with sessions.begin() as session:
+        states = {s.source: s for s in session.scalars(select(SourceState))}
+        for name, source in sources.items():
+            state = states.get(name)
+            if state is None:
+                session.add(SourceState(source=name, consecutive_failures=0, failing_alerted=False,
+                                        quiet_alerted=False, next_due=first_due(source, None, now),
+                                        schedule=source.schedule))
+            elif state.next_due is None or state.schedule != source.schedule:
+                state.next_due, state.schedule = first_due(source, state, now), source.schedule
+        for name, state in states.items():
+            if name not in sources and state.next_due is not None:
+                state.next_due = None
+    _SYNCED[id(sessions)] = config
+
+
 def claim_due(sessions: sessionmaker[Session], config: Config, busy: set[str], room: int,
-              now: dt.datetime | None = None) -> list[str]:
+              now: dt.datetime | None = None, then: Callable[[Session, list[str]], object] | None = None) -> list[str]:
     """The due sources not already being crawled (most overdue first, at most `room`), their next
-    times moved on and their lag recorded, in one transaction."""
+    times moved on and their lag recorded, in one transaction: one query on the `next_due` index
+    (rows locked with SKIP LOCKED on PostgreSQL), however many sources there are. `then` runs in
+    the same transaction with the chosen names (queue mode defers their jobs there)."""
     now = now or utcnow()
     if room <= 0:
         return []
-    sources = {s.name: s for s in config.sources}
+    if _SYNCED.get(id(sessions)) is not config:
+        sync_states(sessions, config, now)
     with sessions.begin() as session:
-        states = {s.source: s for s in session.scalars(select(SourceState)) if s.source in sources}
-        due = []
-        for name, source in sources.items():
-            if name in busy:
+        query = (select(SourceState).where(SourceState.next_due <= now).order_by(SourceState.next_due)
+                 .limit(room + len(busy) + 16))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        chosen = []
+        for state in session.scalars(query):
+            source = config.find(state.source)
+            if source is None or state.source in busy:
                 continue
-            state = states.get(name)
-            when = first_due(source, state, now)
-            if state is not None and state.next_due is not None and state.schedule == source.schedule:
-                when = state.next_due             # (a changed `every` or `cron` counts from the last success)
-            if when <= now:
-                due.append((when, name))
-        due.sort()
-        chosen = due[:room]
-        updates = []
-        for when, name in chosen:
-            following = _following(sources[name], when, now)
-            if name not in states:
-                session.add(SourceState(source=name, consecutive_failures=0, failing_alerted=False,
-                                        quiet_alerted=False, next_due=following,
-                                        last_lag=round((now - when).total_seconds(), 3),
-                                        schedule=sources[name].schedule))
-            else:
-                updates.append({"source": name, "next_due": following,
-                                "last_lag": round((now - when).total_seconds(), 3),
-                                "schedule": sources[name].schedule})
-        if updates:
-            session.execute(update(SourceState), updates)
-    return [name for _, name in chosen]
+            when = state.next_due
+            state.next_due = _following(source, when, now)
+            state.last_lag = round((now - when).total_seconds(), 3)
+            state.schedule = source.schedule
+            chosen.append(state.source)
+            if len(chosen) >= room:
+                break
+        if then is not None and chosen:
+            then(session, chosen)
+    return chosen
 
 
 def _following(source: Source, due: dt.datetime, now: dt.datetime) -> dt.datetime:

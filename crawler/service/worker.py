@@ -103,7 +103,7 @@ class _Worker:
         resolver.install_on_reactor()
         reactor.getThreadPool().adjustPoolsize(maxthreads=settings.getint("REACTOR_THREADPOOL_MAXSIZE"))
         self.sessions = open_database(config.storage, config.base_dir)
-        self.shared = Shared(config)
+        self.shared = Shared(config, self.sessions)
         self.active: dict[int, tuple] = {}      # run id → (context, crawlers)
         self.jobs_done = 0
         self.retiring = False
@@ -148,8 +148,17 @@ class _Worker:
         for name in job.names:
             try:
                 source = self.config.source(name)
-            except ConfigError:                # handed out just as the config changed
-                continue                       # _job_done records it as not started
+            except ConfigError:                # handed out just as the config changed: failed, loudly
+                error = "not in this crawl worker's config (it changed, or differs from the scheduler's)"
+                log.error("%s: %s", name, error)
+                ctx.stats[name].fail_source(error)
+                try:
+                    ctx.finish_source(name, "not in the config")
+                except Exception:              # noqa: BLE001 - the parent records it as failed
+                    log.exception("%s: could not record its run", name)
+                ctx.stats[name].finished = True
+                self._send(SourceDone(job.run_id, name))
+                continue
             crawler = self.runner.create_crawler(SPIDERS[source.type])
             crawler.signals.connect(self._closer(ctx, name), signal=signals.spider_closed, weak=False)
             crawler.signals.connect(self._warm_up(ctx), signal=signals.request_scheduled, weak=False)

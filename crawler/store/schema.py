@@ -250,7 +250,7 @@ class SourceState(Base):
     failing_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     quiet_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     # the schedule: when the daemon checks the source next, and how late the last check started
-    next_due: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    next_due: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)   # the claim is one indexed query
     last_lag: Mapped[float | None] = mapped_column(Float)
     schedule: Mapped[str | None] = mapped_column(String(200))     # the `every` / `cron` next_due was set by
     # crawled once in full (ok, nothing left over): its backlog no longer counts as a baseline
@@ -303,6 +303,40 @@ class RunSource(Base):
     errors: Mapped[list] = mapped_column(default=list)
     warnings: Mapped[list | None] = mapped_column(JSON)      # parts that failed in a crawl that succeeded
     duration: Mapped[float | None] = mapped_column(Float)
+
+
+class WorkerRow(Base):
+    """A crawl worker taking jobs from the queue (`wirewatch worker`): what `status` and /metrics
+    show of it, written by the worker itself every few seconds."""
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_heartbeat: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    jobs_done: Mapped[int] = mapped_column(Integer, default=0)
+    sites: Mapped[list] = mapped_column(default=list)            # the sites it is crawling now
+    queue_worker: Mapped[int | None] = mapped_column(Integer)     # its id in the job queue (procrastinate)
+    silent_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RobotsRow(Base):
+    """robots.txt per origin, shared by every crawl worker on every machine (kept at most an hour;
+    a failure, which forbids the site, a minute)."""
+    __tablename__ = "robots_cache"
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    status: Mapped[int | None] = mapped_column(Integer)           # None: it could not be fetched
+    body: Mapped[str] = mapped_column(Text, default="")
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class HostGap(Base):
+    """When each host may next be asked, across machines: a request that leaves its job's site
+    (a redirect, a feed host, a CDN) takes the next slot here."""
+    __tablename__ = "host_gaps"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 @event.listens_for(Base.metadata, "after_create")

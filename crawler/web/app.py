@@ -25,7 +25,7 @@ import time
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
 from markupsafe import Markup
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from wirewatch.alerts.model import amount_words, fact_line, payload_facts
@@ -36,7 +36,7 @@ from wirewatch.crawler.conf.sections import Web
 from wirewatch.crawler.desk import queries
 from wirewatch.crawler.desk.ids import MAX_ID, row_id
 from wirewatch.crawler.display import visible
-from wirewatch.crawler.store.schema import Article, Outbox, Story
+from wirewatch.crawler.store.schema import Article, Story
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "wirewatch_token"

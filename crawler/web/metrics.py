@@ -81,6 +81,39 @@ class DatabaseCollector:
                     from datetime import timezone
                     last.add_metric([state.source], state.last_success.replace(tzinfo=timezone.utc).timestamp())
             yield last
+            workers = getattr(self.config, "workers", None)
+            yield from _cluster_metrics(session, workers.silent_after if workers is not None else 60.0)
+
+
+def _cluster_metrics(session, silent_after: float):
+    """Crawl workers and the job queue (PostgreSQL with workers.remote)."""
+    from wirewatch.crawler.service.queue import cluster
+    view = cluster(session, silent_after)
+    if view is None:
+        return
+    states = Counter(w["state"] for w in view["workers"])
+    workers = GaugeMetricFamily("wirewatch_workers", "Crawl workers, by state (alive, silent, stopped)",
+                                labels=["state"])
+    for state in ("alive", "silent", "stopped"):
+        workers.add_metric([state], states.get(state, 0))
+    yield workers
+    beat = GaugeMetricFamily("wirewatch_worker_last_heartbeat_timestamp_seconds",
+                             "When each crawl worker last said it was alive (Unix time)", labels=["worker"])
+    jobs = CounterMetricFamily("wirewatch_worker_jobs", "Site jobs done by each crawl worker", labels=["worker"])
+    sites = GaugeMetricFamily("wirewatch_worker_sites", "Sites each crawl worker is crawling now", labels=["worker"])
+    from datetime import timezone
+    for w in view["workers"]:
+        name = f"{w['host']}:{w['pid']}"
+        beat.add_metric([name], w["last_heartbeat"].replace(tzinfo=timezone.utc).timestamp())
+        jobs.add_metric([name], w["jobs_done"])
+        sites.add_metric([name], len(w["sites"]))
+    yield from (beat, jobs, sites)
+    queue = view["queue"]
+    if queue is not None:
+        yield GaugeMetricFamily("wirewatch_queue_waiting", "Site jobs waiting for a worker", value=queue["waiting"])
+        yield GaugeMetricFamily("wirewatch_queue_running", "Site jobs being crawled", value=queue["running"])
+        yield GaugeMetricFamily("wirewatch_queue_oldest_wait_seconds", "How long the oldest waiting job has waited",
+                                value=queue["oldest_wait_seconds"] or 0.0)
 
 
 def registry_for(config, sessions) -> CollectorRegistry:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from wirewatch.crawler.analysis.matching.amounts import Amount
 from wirewatch.crawler.analysis.matching.events import Anchor, Event, ItemHit
@@ -550,7 +549,6 @@ class FrameMatcher:
     def _sentence(self, watch, parties: set[str], index: int, sentence: str, read: Read, reads) -> list[Event]:
         units = read.units
         verbs = [h for h in read.of("verb") if h.value != "reporting" and not self._reporting_use(h, units)]
-        cues = read.of("cue")
         out: list[Event] = []
         items = self._items(read)
         mutual_done = False
