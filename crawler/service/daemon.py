@@ -300,14 +300,15 @@ class Daemon:
 
     def _sweep(self) -> None:
         from wirewatch.crawler.store.schema import WorkerRow
-        calm = self.outage.recent(max(STALLED_AFTER, self.config.workers.silent_after) + HEARTBEAT)
-        with self.sessions.begin() as session:      # (nobody could beat while the database was away)
+        # nobody could beat while the database was away: a heartbeat missed then says nothing
+        calm = self.outage.recent(STALLED_AFTER + HEARTBEAT)
+        with self.sessions.begin() as session:
             for job in retry_stalled(session, None if calm else STALLED_AFTER):
                 log.warning("job %d (site %s: %s) was held by a worker that went silent; queued again as "
                             "attempt %d", job.job_id, job.site, ", ".join(job.sources), job.attempt + 1)
-        if calm:
-            return
         silent_after = self.config.workers.silent_after
+        if self.outage.recent(silent_after + HEARTBEAT):
+            return
         cutoff = utcnow() - dt.timedelta(seconds=silent_after)
         with self.sessions.begin() as session:
             for worker in session.scalars(select(WorkerRow).where(WorkerRow.stopped_at.is_(None))):
