@@ -263,7 +263,7 @@ class Daemon:
         with self._state_lock:
             busy = set(self._busy)
         names = self.outage.guard("looking for due sources", claim_due, self.sessions, config, busy,
-                                  config.workers.crawls - len(busy))
+                                  config.workers.crawls - len(busy), guard=self.lock.guard_sql())
         if not names:
             return
         run_id = new_run(self.sessions, "schedule")
@@ -287,7 +287,7 @@ class Daemon:
         def defer(session, names: list[str]) -> None:
             deferred.update(defer_sites(session, names, {n: config.find(n).url for n in names},
                                         config.network.crawl_timeout))
-        names = claim_due(self.sessions, config, held, REMOTE_ROOM, then=defer)
+        names = claim_due(self.sessions, config, held, REMOTE_ROOM, then=defer, guard=self.lock.guard_sql())
         if names:
             log.debug("queued %d source(s) as %d site job(s)", len(names), len(deferred))
 

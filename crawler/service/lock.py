@@ -85,8 +85,18 @@ class DaemonLock:
         if not got:
             connection.close()
             return False
+        self.backend = connection.scalar(text("SELECT pg_backend_pid()"))
         self._connection = connection
         return True
+
+    def guard_sql(self):
+        """PostgreSQL: a statement true only while this daemon's lock session still holds the
+        lock, for a claim to run in its own transaction (a claim after the lock was lost, before
+        the main loop notices, claims nothing). None on SQLite or when not held."""
+        if not self.postgres or getattr(self, "backend", None) is None:
+            return None
+        return text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND granted "
+                    "AND pid = :pid").bindparams(k=ADVISORY_KEY, pid=self.backend)
 
     # ---- keeping it ----------------------------------------------------------------------------
     def lost(self) -> str | None:

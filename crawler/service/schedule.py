@@ -68,17 +68,22 @@ def sync_states(sessions: sessionmaker[Session], config: Config, now: dt.datetim
 
 
 def claim_due(sessions: sessionmaker[Session], config: Config, busy: set[str], room: int,
-              now: dt.datetime | None = None, then: Callable[[Session, list[str]], object] | None = None) -> list[str]:
+              now: dt.datetime | None = None, then: Callable[[Session, list[str]], object] | None = None,
+              guard=None) -> list[str]:
     """The due sources not already being crawled (most overdue first, at most `room`), their next
     times moved on and their lag recorded, in one transaction: one query on the `next_due` index
     (rows locked with SKIP LOCKED on PostgreSQL), however many sources there are. `then` runs in
-    the same transaction with the chosen names (queue mode defers their jobs there)."""
+    the same transaction with the chosen names (queue mode defers their jobs there). `guard`: a
+    statement that must count at least one row (the daemon still holds its lock) for anything to
+    be claimed."""
     now = now or utcnow()
     if room <= 0:
         return []
     if _SYNCED.get(id(sessions)) is not config:
         sync_states(sessions, config, now)
     with sessions.begin() as session:
+        if guard is not None and not session.scalar(guard):
+            return []                             # the daemon lock was lost: not ours to schedule
         query = (select(SourceState).where(SourceState.next_due <= now).order_by(SourceState.next_due)
                  .limit(room + len(busy) + 16))
         if session.get_bind().dialect.name == "postgresql":
