@@ -134,3 +134,14 @@ class WebView:
     def stop(self) -> str:
         self.process.terminate()
         return self.process.communicate(timeout=10)[0].decode(errors="replace")
+
+
+def wait_for(predicate, timeout: float, step: float = 0.2):
+    """The predicate's first true value within `timeout` seconds, else its last."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()

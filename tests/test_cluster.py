@@ -22,7 +22,7 @@ import yaml
 from sqlalchemy import func, select, text
 
 from tests.conftest import PostgresServer
-from tests.servers import Answer, Receiver
+from tests.servers import Answer, Receiver, wait_for
 from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.store.database import open_database
 from wirewatch.crawler.store.schema import Article, Outbox, RunSource, SourceState
@@ -119,15 +119,6 @@ class Cluster:
     def log(self, name: str) -> str:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
 
-    def wait_for(self, what, timeout: float, step: float = 0.2):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = what()
-            if found:
-                return found
-            time.sleep(step)
-        return None
-
     def checked(self) -> dict[str, object]:
         with self.sessions() as session:
             return dict(session.execute(select(SourceState.source, SourceState.last_attempt)).all())
@@ -155,14 +146,14 @@ def cluster(tmp_path):
 
 def test_two_schedulers_and_three_workers_survive_kill_9_and_keep_every_promise(cluster):
     leader = cluster.start("leader", "run", "--standby")
-    assert cluster.wait_for(lambda: "daemon started" in cluster.log("leader"), 30), cluster.log("leader")
+    assert wait_for(lambda: "daemon started" in cluster.log("leader"), 30), cluster.log("leader")
     cluster.start("standby", "run", "--standby")
     workers = [cluster.start(f"worker{n}", "worker") for n in range(3)]
-    assert cluster.wait_for(lambda: "standing by" in cluster.log("standby"), 20), cluster.log("standby")
+    assert wait_for(lambda: "standing by" in cluster.log("standby"), 20), cluster.log("standby")
 
     # every source checked once (its first crawl, a silent baseline), by whichever worker
     everyone = set(cluster.sources)
-    assert cluster.wait_for(lambda: {s for s, at in cluster.checked().items() if at} >= everyone, 90), \
+    assert wait_for(lambda: {s for s, at in cluster.checked().items() if at} >= everyone, 90), \
         sorted(everyone - {s for s, at in cluster.checked().items() if at})
 
     # a new report on site 5: it must alert exactly once, whatever dies meanwhile
@@ -183,7 +174,7 @@ def test_two_schedulers_and_three_workers_survive_kill_9_and_keep_every_promise(
                 "SELECT w.pid, j.args FROM procrastinate_jobs j JOIN workers w ON w.queue_worker = j.worker_id "
                 "WHERE j.status = 'doing' AND j.args->>'site' = '127.0.0.2' AND w.stopped_at IS NULL")).first()
         return row
-    found = cluster.wait_for(holder, 40, step=0.05)
+    found = wait_for(holder, 40, step=0.05)
     assert found, "no worker was seen crawling the slow site"
     victim_pid, job = found
     victim = next(p for p in workers if p.pid == victim_pid)
@@ -194,14 +185,14 @@ def test_two_schedulers_and_three_workers_survive_kill_9_and_keep_every_promise(
     # kill -9 the leading scheduler: the standby leads within 10 s
     leader.send_signal(signal.SIGKILL)
     leader_killed = time.monotonic()
-    assert cluster.wait_for(lambda: "takes over" in cluster.log("standby"), 10, step=0.1), cluster.log("standby")
+    assert wait_for(lambda: "takes over" in cluster.log("standby"), 10, step=0.1), cluster.log("standby")
     assert time.monotonic() - leader_killed <= 10
 
     # the dead worker's sources are crawled by another within the job timeout + 30 s
     def redone() -> bool:
         now = cluster.checked()
         return all(now[s] > killed_at_checks[s] for s in job["sources"])
-    assert cluster.wait_for(redone, 20 + 30 + 5, step=0.5)
+    assert wait_for(redone, 20 + 30 + 5, step=0.5)
     assert time.monotonic() - killed <= 20 + 30 + 5
     assert "queued again as attempt" in cluster.log("standby") + cluster.log("leader") + "".join(
         cluster.log(f"worker{n}") for n in range(3))
@@ -210,7 +201,7 @@ def test_two_schedulers_and_three_workers_survive_kill_9_and_keep_every_promise(
     def alerted():
         bodies = [json.loads(r.body) for r in cluster.receiver.at("/hook")]
         return [b for b in bodies if b["type"] == "wirewatch.alert"]
-    assert cluster.wait_for(lambda: any("3,000 more troops" in a["article"]["title"] for a in alerted()),
+    assert wait_for(lambda: any("3,000 more troops" in a["article"]["title"] for a in alerted()),
                             max(1.0, EVERY + 30 - (time.monotonic() - published)), step=0.5), alerted()
     first = min(r.at for r in cluster.receiver.at("/hook") if "3,000 more troops" in r.body.decode())
     time.sleep(max(0.0, EVERY + 2 - (time.monotonic() - first)))   # a round after it: nothing alerts twice
@@ -218,7 +209,7 @@ def test_two_schedulers_and_three_workers_survive_kill_9_and_keep_every_promise(
     assert titles.count("North Korea sends 3,000 more troops to Russia, Seoul says") == 1, titles
 
     # every source is still checked within its interval + 15 s
-    now = cluster.wait_for(lambda: cluster.checked() and time.time(), 1)
+    now = wait_for(lambda: cluster.checked() and time.time(), 1)
     with cluster.sessions() as session:
         lag = session.execute(text("SELECT max(timezone('utc', now()) - last_attempt) FROM source_state "
                                    "WHERE source <> 'blocked'")).scalar()
@@ -363,9 +354,7 @@ def test_a_worker_says_what_it_cannot_do_and_a_silent_one_is_reported(tmp_path):
             with sessions() as session:
                 return [e for row in session.scalars(select(RunSource.errors).where(RunSource.source == source))
                         for e in row]
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and not errors_of("s-1"):
-            time.sleep(0.5)
+        wait_for(lambda: errors_of("s-1"), 40, 0.5)
         assert any("not in this worker's config" in e for e in errors_of("s-1"))
         assert "s-1: not in this worker's config" in read("worker")
 
@@ -380,24 +369,18 @@ def test_a_worker_says_what_it_cannot_do_and_a_silent_one_is_reported(tmp_path):
 
         sessions.kw["bind"].dispose()                                    # (this test's own connections)
         pg.stop()                                                        # PostgreSQL goes away
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and "takes no jobs until the database answers" not in read("worker"):
-            time.sleep(0.5)
+        wait_for(lambda: "takes no jobs until the database answers" in read("worker"), 20, 0.5)
         assert "this worker takes no jobs until the database answers" in read("worker")
         time.sleep(3)
         pg.start()
         sessions = open_database(pg.url)
         with sessions() as session:
             before = session.scalar(select(func.max(RunSource.id)))
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
+        def resumed() -> bool:
             with sessions() as session:
-                if (session.scalar(select(func.max(RunSource.id)).where(RunSource.source == "s-0",
-                                                                       RunSource.status == "ok")) or 0) > (before or 0):
-                    break
-            time.sleep(0.5)
-        else:
-            raise AssertionError(read("worker"))
+                return (session.scalar(select(func.max(RunSource.id)).where(
+                    RunSource.source == "s-0", RunSource.status == "ok")) or 0) > (before or 0)
+        assert wait_for(resumed, 40, 0.5), read("worker")
         assert "database reachable again" in read("worker")
 
         def silent_alerts() -> list[dict]:
@@ -406,12 +389,7 @@ def test_a_worker_says_what_it_cannot_do_and_a_silent_one_is_reported(tmp_path):
         time.sleep(8)                                                    # the outage is no silence
         assert silent_alerts() == [], silent_alerts()
         worker.send_signal(signal.SIGKILL)                               # a worker lost with its machine
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            said = silent_alerts()
-            if said:
-                break
-            time.sleep(0.5)
+        said = wait_for(silent_alerts, 60, 0.5)
         assert said and f":{worker.pid} has been silent" in said[0]["message"], read("daemon")
         sessions.kw["bind"].dispose()
     finally:

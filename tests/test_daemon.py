@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import write_config
-from tests.servers import Answer, Receiver
+from tests.servers import Answer, Receiver, wait_for
 from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.demo.site import build_site, load_articles
 from wirewatch.crawler.store.database import open_database
@@ -59,15 +59,6 @@ class DaemonProcess:
                 pass
             self.process.wait()
 
-
-def wait_for(predicate, timeout: float, step: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import requests
 import sqlalchemy
 
 from tests.conftest import PostgresServer, write_config
-from tests.servers import Answer, Receiver, free_port
+from tests.servers import Answer, Receiver, free_port, wait_for
 from wirewatch.crawler.demo.localsite import LocalSite, Page
 from wirewatch.crawler.demo.site import build_site, load_articles
 
@@ -80,15 +80,6 @@ class Daemon:
                 pass
             self.process.wait()
 
-
-def wait_for(predicate, timeout: float, step: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def _config(tmp_path: Path, database: str, site: LocalSite, **sections) -> Path:

@@ -121,11 +121,15 @@ def retry_stalled(connection: Connection | Session, seconds: float | None = STAL
         "LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
         f"WHERE j.status = 'doing' AND j.task_name = :task AND (w.id IS NULL {stale}) "
         "FOR UPDATE OF j SKIP LOCKED"), {"task": TASK, "seconds": seconds or 0}).all()
-    done = []
-    for job_id, args, attempts in rows:
+    _retry(connection, [job_id for job_id, _, _ in rows])
+    return [Requeued(job_id, args.get("site", "?"), tuple(args.get("sources", [])), attempts + 1)
+            for job_id, args, attempts in rows]
+
+
+def _retry(connection: Connection | Session, ids: list[int]) -> None:
+    """Queue these `doing` jobs again at once, attempt + 1 (procrastinate's own retry)."""
+    for job_id in ids:
         connection.execute(text("SELECT procrastinate_retry_job_v2(:id, now(), NULL, NULL, NULL)"), {"id": job_id})
-        done.append(Requeued(job_id, args.get("site", "?"), tuple(args.get("sources", [])), attempts + 1))
-    return done
 
 
 def retry_own(connection: Connection | Session, queue_worker: int) -> list[int]:
@@ -135,8 +139,7 @@ def retry_own(connection: Connection | Session, queue_worker: int) -> list[int]:
         "SELECT j.id FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
         "WHERE (j.worker_id = :worker OR w.id IS NULL) AND j.status = 'doing' AND j.task_name = :task "
         "FOR UPDATE OF j SKIP LOCKED"), {"worker": queue_worker, "task": TASK}).scalars().all()
-    for job_id in ids:
-        connection.execute(text("SELECT procrastinate_retry_job_v2(:id, now(), NULL, NULL, NULL)"), {"id": job_id})
+    _retry(connection, list(ids))
     return list(ids)
 
 
